@@ -1,0 +1,49 @@
+"""Real servers for the tests: one redis-server per session on a free loopback port, flushed per test."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+
+from service.devstack import redis_server
+from service.settings import Settings
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def require_tool(available: bool, what: str) -> None:
+    """Skip locally when a tool is missing; in CI a missing tool is a failure, never a silent skip."""
+    if available:
+        return
+    if IN_CI:
+        pytest.fail(f"{what} is required in CI (.ci/run installs it)")
+    pytest.skip(f"{what} is not installed")
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with redis_server(Path(tmp_path_factory.mktemp("redis"))) as url:
+        yield url
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url)
+    await client.flushdb()
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def settings(redis_url: str) -> Settings:
+    """Settings for in-process tests: real Redis, short retry delays, no jitter."""
+    return Settings(
+        redis_url=redis_url,
+        api_keys=["test-key", "other-key"],
+        evolution={"base_url": "http://127.0.0.1:9", "api_key": "evo-key", "instance": "zapq"},
+        worker={"retry_delays_seconds": [0.2, 0.4, 0.6], "retry_jitter_ratio": 0},
+    )
