@@ -47,3 +47,7 @@ def settings(redis_url: str) -> Settings:
         evolution={"base_url": "http://127.0.0.1:9", "api_key": "evo-key", "instance": "zapq"},
         worker={"retry_delays_seconds": [0.2, 0.4, 0.6], "retry_jitter_ratio": 0},
     )
+
+
+# Evolution API simulator fixtures (`sim_url`, `sim`) live in tests/sim_fixture.py.
+pytest_plugins = ["tests.sim_fixture"]

@@ -1,0 +1,1 @@
+"""Placeholder: the simulator fixtures are being written (see service/sim)."""
