@@ -42,12 +42,19 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for_port(port: int, timeout_seconds: float = 10.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+def wait_for_port(
+    port: int, timeout_seconds: float = 10.0, proc: subprocess.Popen[bytes] | None = None
+) -> None:
     deadline = time.monotonic() + timeout_seconds
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            raise DevStackError(f"process {proc.args!r} exited with {proc.returncode} before listening")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            raise DevStackError(
+                f"process {proc.args!r} exited with {proc.returncode} before listening"
+            )
+        with (
+            contextlib.suppress(OSError),
+            socket.create_connection(("127.0.0.1", port), timeout=0.2),
+        ):
             return
         time.sleep(0.02)
     raise DevStackError(f"nothing listens on 127.0.0.1:{port} after {timeout_seconds} s")
@@ -67,16 +74,30 @@ def stop_process(proc: subprocess.Popen[bytes], timeout_seconds: float = 10.0) -
 
 @contextlib.contextmanager
 def redis_server(
-    data_dir: Path, port: int | None = None, *, appendonly: bool = False, password: str | None = None
+    data_dir: Path,
+    port: int | None = None,
+    *,
+    appendonly: bool = False,
+    password: str | None = None,
 ) -> Iterator[str]:
     """Run redis-server on 127.0.0.1 until the block ends; yields its URL."""
     port = port or free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     args = [
-        find_redis_server(), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir),
-        "--save", "", "--appendonly", "yes" if appendonly else "no",
+        find_redis_server(),
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        str(data_dir),
+        "--save",
+        "",
+        "--appendonly",
+        "yes" if appendonly else "no",
         # The queue must never lose data to eviction: a full Redis refuses writes instead.
-        "--maxmemory-policy", "noeviction",
+        "--maxmemory-policy",
+        "noeviction",
     ]
     if password:
         args += ["--requirepass", password]

@@ -13,7 +13,8 @@ from typing import Any
 
 import orjson
 
-# Attributes every LogRecord has; anything else on a record came from `extra=` and is emitted as a field.
+# Attributes every LogRecord has; anything else on a record came from `extra=` and is emitted as a
+# field.
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+from typing import TypeVar
 
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
@@ -13,15 +14,27 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from service.settings import Settings
 
-# Errors after which a command is retried on a fresh connection (3 tries, 50 ms .. 1 s apart): they cover
-# a Redis restart or failover without surfacing to callers, and a longer outage still fails fast enough
-# for /readyz to report it.
+# Errors after which a command is retried on a fresh connection (3 tries, 50 ms .. 1 s apart): they
+# cover a Redis restart or failover without surfacing to callers, and a longer outage still fails
+# fast enough for /readyz to report it.
 _RETRY_ON = (RedisConnectionError, RedisTimeoutError, ConnectionResetError)
 
 
-def create_redis(settings: Settings, role: str, *, max_connections: int = 50) -> Redis:
-    """A redis.asyncio client named ``zapq-<role>-<host>-<pid>`` (visible in CLIENT LIST)."""
-    return Redis.from_url(
+R = TypeVar("R", bound=Redis)
+
+
+def create_redis(
+    settings: Settings,
+    role: str,
+    *,
+    max_connections: int = 50,
+    client_class: type[R] = Redis,  # type: ignore[assignment]
+) -> R:
+    """A redis.asyncio client named ``zapq-<role>-<host>-<pid>`` (visible in CLIENT LIST).
+
+    ``client_class`` lets the worker get arq's Redis subclass without this module importing arq.
+    """
+    return client_class.from_url(
         settings.redis_url.get_secret_value(),
         client_name=f"zapq-{role}-{socket.gethostname()}-{os.getpid()}",
         socket_timeout=settings.redis_timeout_seconds,

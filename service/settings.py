@@ -25,12 +25,15 @@ def _split_commas(value: Any) -> Any:
 class ApiSettings(BaseModel):
     host: str = "0.0.0.0"
     port: int = Field(8000, ge=1, le=65535)
-    # 4 MiB: a full batch of 1,000 typical notifications (~300 B each) is ~0.3 MiB; the limit leaves room
-    # for long texts and metadata while bounding what one request can make the process hold in memory.
+    # 4 MiB: a full batch of 1,000 typical notifications (~300 B each) is ~0.3 MiB; the limit
+    # leaves room for long texts and metadata while bounding what one request can make the process
+    # hold in memory.
     max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024)
-    # The batch endpoint's item cap: one Redis round trip per batch keeps 1,000 items well under 100 ms.
+    # The batch endpoint's item cap: one Redis round trip per batch keeps 1,000 items well under
+    # 100 ms.
     max_batch_items: int = Field(1000, ge=1, le=10_000)
-    # How long an idempotency key is remembered (per API key): 24 h covers a day's retries by any client.
+    # How long an idempotency key is remembered (per API key): 24 h covers a day's retries by any
+    # client.
     idempotency_ttl_seconds: int = Field(86_400, ge=60)
     # Longest text accepted: WhatsApp's own limit for a text message is 4,096 characters.
     max_text_chars: int = Field(4096, ge=1, le=65_536)
@@ -42,50 +45,57 @@ class EvolutionSettings(BaseModel):
     base_url: str = "http://127.0.0.1:8080"
     api_key: SecretStr = SecretStr("")
     instance: str = "zapq"
-    # TCP connect budget; a healthy in-cluster service connects in milliseconds, 5 s rides out a restart.
+    # TCP connect budget; a healthy in-cluster service connects in milliseconds, 5 s rides out a
+    # restart.
     connect_timeout_seconds: float = Field(5.0, gt=0)
     # Budget for the response after the request is sent, on top of any typing `delay` we ask for:
-    # Evolution holds the response for the whole delay (contract section 7), then does the WhatsApp send.
+    # Evolution holds the response for the whole delay (contract section 7), then does the WhatsApp
+    # send.
     read_timeout_seconds: float = Field(30.0, gt=0)
     # The typing indicator Evolution shows before sending (the `delay` field, ms). 0 sends at once.
     typing_delay_ms: int = Field(0, ge=0, le=60_000)
-    # "aiohttp" keeps the httpx API on aiohttp's faster transport (see docs/benchmarks.md); "httpx" is
-    # the pure-httpx transport.
+    # "aiohttp" keeps the httpx API on aiohttp's faster transport (see docs/benchmarks.md); "httpx"
+    # is the pure-httpx transport.
     transport: Literal["aiohttp", "httpx"] = "aiohttp"
 
     @property
     def request_timeout_seconds(self) -> float:
         """The longest one sendText may take: connect + typing delay + the response budget."""
-        return self.connect_timeout_seconds + self.typing_delay_ms / 1000 + self.read_timeout_seconds
+        return (
+            self.connect_timeout_seconds + self.typing_delay_ms / 1000 + self.read_timeout_seconds
+        )
 
 
 class WorkerSettings(BaseModel):
-    # Concurrent jobs per worker process. Sizing rule: max_jobs >= rate_per_second x Evolution latency
-    # (50 msg/s x 0.1 s = 5), doubled for latency spikes: 10.
+    # Concurrent jobs per worker process. Sizing rule: max_jobs >= rate_per_second x Evolution
+    # latency (50 msg/s x 0.1 s = 5), doubled for latency spikes: 10.
     max_jobs: int = Field(10, ge=1, le=1000)
     # Sustained sends per second per worker process (token bucket refill rate).
     rate_per_second: float = Field(50.0, gt=0)
     # Token bucket size: how many sends may go at once after an idle period.
     rate_burst: int = Field(100, ge=1)
-    # Upper bound on one job. It must exceed the longest HTTP request, since a job that arq times out is
-    # retried (redelivered) only after this lock expires; arq's in-progress lock is this + 10 s.
+    # Upper bound on one job. It must exceed the longest HTTP request, since a job that arq times
+    # out is retried (redelivered) only after this lock expires; arq's in-progress lock is this +
+    # 10 s.
     job_timeout_seconds: float = Field(60.0, gt=0)
     # Delay before retry 1, 2, 3 ...; after the last one the message goes to the dead letters.
     retry_delays_seconds: Annotated[list[float], NoDecode] = Field(
         default_factory=lambda: [300.0, 1500.0, 7200.0]
     )
-    # +/- this fraction of random spread on each retry delay, so an outage's retries do not return at once.
+    # +/- this fraction of random spread on each retry delay, so an outage's retries do not return
+    # at once.
     retry_jitter_ratio: float = Field(0.1, ge=0, le=1)
-    # How often an idle worker looks at the queue. arq's default 0.5 s stalls a 50 msg/s worker at about
-    # 20 msg/s with 100 ms latency; 20 ms keeps slots full and costs one cheap ZRANGEBYSCORE per poll.
+    # How often an idle worker looks at the queue. arq's default 0.5 s stalls a 50 msg/s worker at
+    # about 20 msg/s with 100 ms latency; 20 ms keeps slots full and costs one cheap ZRANGEBYSCORE
+    # per poll.
     poll_delay_seconds: float = Field(0.02, gt=0, le=5)
     # How often due scheduled messages and retries are moved to the ready queue.
     promote_interval_seconds: float = Field(0.1, gt=0, le=60)
-    # On SIGTERM: stop taking jobs, give in-flight ones this long to finish, then stop. Must stay below
-    # the pod's terminationGracePeriodSeconds.
+    # On SIGTERM: stop taking jobs, give in-flight ones this long to finish, then stop. Must stay
+    # below the pod's terminationGracePeriodSeconds.
     drain_timeout_seconds: int = Field(25, ge=0)
-    # A job redelivered this many times (its worker died or hung each time) is dead-lettered instead of
-    # being tried forever.
+    # A job redelivered this many times (its worker died or hung each time) is dead-lettered
+    # instead of being tried forever.
     max_deliveries: int = Field(5, ge=1)
     # How often queue gauges (depth per priority, oldest ready age) are refreshed from Redis.
     stats_interval_seconds: float = Field(2.0, gt=0)
@@ -148,8 +158,9 @@ class Settings(BaseSettings):
         request = self.evolution.request_timeout_seconds
         if self.worker.job_timeout_seconds <= request:
             raise ValueError(
-                f"worker.job_timeout_seconds ({self.worker.job_timeout_seconds}) must exceed the longest "
-                f"Evolution request ({request:.1f} s = connect + typing delay + read timeout)"
+                f"worker.job_timeout_seconds ({self.worker.job_timeout_seconds}) must exceed "
+                f"the longest Evolution request ({request:.1f} s = connect + typing delay + read "
+                "timeout)"
             )
         return self
 

@@ -1,0 +1,3 @@
+from service.limits.token_bucket import TokenBucket
+
+__all__ = ["TokenBucket"]

@@ -1,0 +1,100 @@
+"""Every Prometheus metric zapq exports, in one place. Catalogue with meanings: docs/metrics.md.
+
+Labels take bounded values only: priority (urgent|normal|low), error_class / outcome (the values of
+service.evolution.errors.ERROR_CLASSES plus "sent", "expired", "redelivery_limit"), route templates.
+
+Queue gauges describe the one shared Redis queue, so every api and worker process exports the same
+values: aggregate them with ``max by (priority)``, never ``sum``.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+# Evolution answers in ~0.1-1 s; the tail buckets catch typing delays and timeouts (30 s read
+# budget).
+_REQUEST_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 2, 5, 10, 30, 60)
+# Enqueue-to-sent spans milliseconds (idle queue) to hours (retries after 5 min, 25 min, 2 h).
+_LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 1800, 3600, 7200, 14400)
+# Limiter waits are at most max_jobs / rate (10 / 50 = 0.2 s) in steady state.
+_WAIT_BUCKETS = (0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5)
+
+ACCEPTED = Counter(
+    "zapq_messages_accepted",
+    "Messages accepted for sending (API or scheduler).",
+    ["priority", "source"],
+)
+DEDUPLICATED = Counter(
+    "zapq_messages_deduplicated",
+    "Requests answered with an existing message because of their idempotency key.",
+    ["source"],
+)
+REJECTED = Counter(
+    "zapq_messages_rejected", "Messages refused at the API before enqueue.", ["reason"]
+)
+SENT = Counter("zapq_messages_sent", "Messages Evolution accepted (HTTP 201).", ["priority"])
+FAILED = Counter(
+    "zapq_messages_failed", "Messages failed for good (not retried).", ["priority", "error_class"]
+)
+RETRIED = Counter(
+    "zapq_messages_retried",
+    "Attempts that failed and were scheduled again.",
+    ["priority", "error_class"],
+)
+DEAD = Counter(
+    "zapq_messages_dead", "Messages moved to the dead letters.", ["priority", "error_class"]
+)
+EXPIRED = Counter("zapq_messages_expired", "Messages not sent before expires_at.", ["priority"])
+CANCELLED = Counter("zapq_messages_cancelled", "Messages cancelled through the API.", ["priority"])
+REDELIVERED = Counter(
+    "zapq_messages_redelivered",
+    "Jobs picked up again after their worker died or hung mid-attempt.",
+    ["priority"],
+)
+
+EVOLUTION_REQUESTS = Counter(
+    "zapq_evolution_requests", "sendText requests by outcome (sent or an error class).", ["outcome"]
+)
+EVOLUTION_DURATION = Histogram(
+    "zapq_evolution_request_duration_seconds",
+    "sendText request duration, by outcome.",
+    ["outcome"],
+    buckets=_REQUEST_BUCKETS,
+)
+ENQUEUE_TO_SENT = Histogram(
+    "zapq_enqueue_to_sent_seconds",
+    "From when a message became due (enqueue or send_at) to Evolution's 201.",
+    ["priority"],
+    buckets=_LATENCY_BUCKETS,
+)
+LIMITER_WAIT = Histogram(
+    "zapq_limiter_wait_seconds",
+    "Time a job waited for a rate-limiter token.",
+    buckets=_WAIT_BUCKETS,
+)
+
+WORKER_IN_FLIGHT = Gauge("zapq_worker_in_flight_jobs", "Jobs this worker process is running.")
+WORKER_MAX_JOBS = Gauge("zapq_worker_max_jobs", "This worker process's max_jobs.")
+
+QUEUE_READY = Gauge("zapq_queue_ready_messages", "Messages ready to send now.", ["priority"])
+QUEUE_OLDEST_AGE = Gauge(
+    "zapq_queue_oldest_ready_age_seconds",
+    "Age of the oldest ready message since it became due.",
+    ["priority"],
+)
+QUEUE_SCHEDULED = Gauge("zapq_queue_scheduled_messages", "Messages waiting for their send_at.")
+QUEUE_RETRYING = Gauge("zapq_queue_retrying_messages", "Messages waiting for a retry.")
+QUEUE_IN_FLIGHT = Gauge("zapq_queue_in_flight_messages", "Messages a worker is sending now.")
+QUEUE_DEAD = Gauge("zapq_queue_dead_letters", "Messages in the dead letters.")
+
+HTTP_REQUESTS = Counter(
+    "zapq_http_requests",
+    "API requests by route template and status.",
+    ["method", "route", "status"],
+)
+HTTP_DURATION = Histogram(
+    "zapq_http_request_duration_seconds",
+    "API request duration by route template.",
+    ["method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)

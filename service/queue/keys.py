@@ -1,25 +1,42 @@
 """Every Redis key zapq uses, with its lifetime.
 
-| key                              | type   | lifetime                                                     |
-|----------------------------------|--------|--------------------------------------------------------------|
-| zapq:msg:{id}                    | hash   | until expires_at + messages.retention_seconds; reset to      |
-|                                  |        | retention on every final state (dead: dead-letter retention) |
-| zapq:idem:{key_id}:{sha256}      | string | api.idempotency_ttl_seconds (24 h)                           |
-| zapq:queue                       | zset   | none: the arq ready queue; members come and go with jobs     |
-| zapq:scheduled                   | zset   | none: msg id -> send_at ms; emptied by the promoter          |
-| zapq:retry                       | zset   | none: msg id -> next attempt ms; emptied by the promoter     |
-| zapq:sending:{priority}          | zset   | none: msg id -> start ms while a worker holds it             |
-| zapq:dead                        | zset   | none: msg id -> dead ms; trimmed to the dead-letter          |
-|                                  |        | retention on every insert                                    |
-| arq:job:{msg id}.{generation}    | string | the arq job (JSON); until its message's expiry + 1 day       |
-| arq:in-progress:{job id}         | string | arq's lock: job_timeout_seconds + 10 s                       |
-| arq:retry:{job id}               | string | arq's delivery counter: 88,400 s (arq's own)                 |
-| zapq:queue:health-check          | string | arq's worker heartbeat: health_check_interval + 1 s          |
+| key                              | type   | lifetime
+|
+|----------------------------------|--------|-------------------------------------------------------
+-------|
+| zapq:msg:{id}                    | hash   | until expires_at + messages.retention_seconds; reset
+to      |
+|                                  |        | retention on every final state (dead: dead-letter
+retention) |
+| zapq:idem:{key_id}:{sha256}      | string | api.idempotency_ttl_seconds (24 h)
+|
+| zapq:queue                       | zset   | none: the arq ready queue; members come and go with
+jobs     |
+| zapq:scheduled                   | zset   | none: msg id -> send_at ms; emptied by the promoter
+|
+| zapq:retry                       | zset   | none: msg id -> next attempt ms; emptied by the
+promoter     |
+| zapq:sending:{priority}          | zset   | none: msg id -> start ms while a worker holds it
+|
+| zapq:dead                        | zset   | none: msg id -> dead ms; trimmed to the dead-letter
+|
+|                                  |        | retention on every insert
+|
+| arq:job:{msg id}.{generation}    | string | the arq job (JSON); until its message's expiry + 1 day
+|
+| arq:in-progress:{job id}         | string | arq's lock: job_timeout_seconds + 10 s
+|
+| arq:retry:{job id}               | string | arq's delivery counter: 88,400 s (arq's own)
+|
+| zapq:queue:health-check          | string | arq's worker heartbeat: health_check_interval + 1 s
+|
 
-The zsets have no TTL because they are indexes: every member is removed by the code path that ends its
+The zsets have no TTL because they are indexes: every member is removed by the code path that ends
+its
 message (send, cancel, requeue, retention trim); a TTL would drop live messages with them.
 
-Ready-queue scores put priority first and readiness time second: ``score = ready_ms + BAND[priority]``.
+Ready-queue scores put priority first and readiness time second: ``score = ready_ms +
+BAND[priority]``.
 All bands are far in the past, so every member is due at once for arq (score <= now), and arq's
 ``ZRANGEBYSCORE -inf now`` returns urgent, then normal, then low, each oldest first.
 """
@@ -44,12 +61,13 @@ ARQ_JOB_PREFIX: Final = "arq:job:"
 ARQ_IN_PROGRESS_PREFIX: Final = "arq:in-progress:"
 ARQ_RETRY_PREFIX: Final = "arq:retry:"
 
-# 10^12 ms is ~31.7 years: readiness times of live messages never span a band, so bands never overlap.
-BAND_MS: Final = 10**12
+# A band is 10^13 ms wide: every unix-ms timestamp until the year 2286 fits inside one, so bands
+# never overlap, and scores stay exact in a double (< 2^53).
+BAND_MS: Final = 10**13
 BAND: Final[dict[str, int]] = {"urgent": -3 * BAND_MS, "normal": -2 * BAND_MS, "low": -1 * BAND_MS}
 
-# The arq job key outlives its message's expiry by this much: a job popped after expiry still finds its
-# payload, and the worker records the message as expired instead of arq silently dropping it.
+# The arq job key outlives its message's expiry by this much: a job popped after expiry still finds
+# its payload, and the worker records the message as expired instead of arq silently dropping it.
 JOB_EXTRA_TTL_MS: Final = 86_400_000
 
 

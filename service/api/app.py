@@ -1,0 +1,78 @@
+"""create_app(): the FastAPI application and its lifespan (Redis, queue, gauges; closed in
+reverse)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from service.api.middleware import BodySizeLimit, RequestMetrics
+from service.api.routes import health, messages, queue
+from service.api.validation import field_errors
+from service.errors import ServiceError, Unauthorized
+from service.metrics.queue import gauge_refresher
+from service.queue.store import MessageQueue
+from service.redis import REDIS_ERRORS, create_redis
+from service.settings import Settings, get_settings
+
+log = logging.getLogger("zapq.api")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        redis = create_redis(settings, "api")
+        app.state.queue = MessageQueue(redis, settings)
+        gauges = gauge_refresher(app.state.queue, settings.worker.stats_interval_seconds).start()
+        try:
+            yield
+        finally:
+            await gauges.stop()
+            await redis.aclose()
+
+    app = FastAPI(
+        title="zapq",
+        version="0.1.0",
+        summary="WhatsApp notifications at scale, through the Evolution API.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.include_router(messages.router)
+    app.include_router(queue.router)
+    app.include_router(health.router)
+    _add_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes)
+    app.add_middleware(RequestMetrics)
+    return app
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ServiceError)
+    async def service_error(_: Request, exc: ServiceError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+        return JSONResponse(
+            {"error": exc.code, "detail": exc.detail}, exc.status_code, headers=headers
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(
+            {"error": "validation_error", "detail": field_errors(exc.errors())}, 422
+        )
+
+    async def redis_down(_: Request, exc: Exception) -> JSONResponse:
+        log.error("redis unavailable", extra={"error": repr(exc)})
+        detail = "the queue (Redis) is unreachable; nothing was enqueued, retry later"
+        return JSONResponse(
+            {"error": "unavailable", "detail": detail}, 503, headers={"Retry-After": "5"}
+        )
+
+    for error_type in REDIS_ERRORS:
+        app.add_exception_handler(error_type, redis_down)

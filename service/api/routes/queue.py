@@ -1,0 +1,75 @@
+"""GET /v1/queue and the dead letters."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from service.api.deps import KeyIdDep, QueueDep
+from service.api.schemas import (
+    DeadLettersOut,
+    ErrorOut,
+    MessageOut,
+    QueueOut,
+    RequeueIn,
+    RequeueOut,
+)
+from service.errors import Conflict, NotFound
+
+router = APIRouter(prefix="/v1", tags=["queue"])
+_ERRORS = {
+    401: {"model": ErrorOut},
+    404: {"model": ErrorOut},
+    409: {"model": ErrorOut},
+    503: {"model": ErrorOut},
+}
+
+
+@router.get("/queue", response_model=QueueOut, responses=_ERRORS)
+async def queue_stats(queue: QueueDep, _: KeyIdDep) -> QueueOut:
+    """Ready depth per priority, scheduled, retrying, in flight, dead letters, oldest ready age."""
+    stats = await queue.stats()
+    return QueueOut(
+        ready=stats.ready,
+        ready_total=stats.ready_total,
+        oldest_ready_age_seconds=stats.oldest_ready_age_seconds,
+        scheduled=stats.scheduled,
+        retrying=stats.retrying,
+        in_flight=stats.in_flight,
+        dead_letters=stats.dead_letters,
+    )
+
+
+@router.get("/dead-letters", response_model=DeadLettersOut, responses=_ERRORS)
+async def dead_letters(
+    queue: QueueDep,
+    _: KeyIdDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    error_class: str | None = None,
+) -> DeadLettersOut:
+    """Newest first; ``error_class`` filters the page."""
+    total, records = await queue.dead_letters(offset=offset, limit=limit, error_class=error_class)
+    return DeadLettersOut(total=total, items=[MessageOut.of(record) for record in records])
+
+
+@router.post("/dead-letters/{message_id}/requeue", response_model=MessageOut, responses=_ERRORS)
+async def requeue_one(message_id: str, queue: QueueDep, _: KeyIdDep) -> MessageOut:
+    """Send a dead letter again: attempts start over, with a fresh validity window."""
+    if not await queue.requeue([message_id]):
+        record = await queue.get(message_id)
+        if record is None:
+            raise NotFound(f"no message {message_id}")
+        raise Conflict(f"message {message_id} is {record.status}, not a dead letter")
+    record = await queue.get(message_id)
+    if record is None:  # pragma: no cover - requeue just extended its TTL
+        raise NotFound(f"no message {message_id}")
+    return MessageOut.of(record)
+
+
+@router.post("/dead-letters/requeue", response_model=RequeueOut, responses=_ERRORS)
+async def requeue_all(queue: QueueDep, _: KeyIdDep, body: RequeueIn | None = None) -> RequeueOut:
+    """Requeue every dead letter, or only those whose last error is of ``error_class``."""
+    requeued = await queue.requeue_all(error_class=body.error_class if body else None)
+    return RequeueOut(requeued=len(requeued))

@@ -1,0 +1,90 @@
+"""The `zapq` command: api, worker, evolution-sim, dev (and, as they land, schedule, status,
+operator)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from service.logging import configure_logging
+from service.settings import get_settings
+
+
+def _api(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from service.api.app import create_app
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    # One process per pod: scale with replicas, so prometheus-client needs no multiprocess mode.
+    uvicorn.run(
+        create_app(settings),
+        host=args.host or settings.api.host,
+        port=args.port or settings.api.port,
+        log_config=None,
+        access_log=False,
+        loop="uvloop",
+        http="httptools",
+        timeout_graceful_shutdown=10,
+    )
+
+
+def _worker(_: argparse.Namespace) -> None:
+    from service.worker.main import run_worker
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    run_worker(settings)
+
+
+def _sim(args: argparse.Namespace) -> None:
+    from service.sim import server
+
+    server.run(args)
+
+
+def _dev(args: argparse.Namespace) -> None:
+    from service.dev import run_dev
+
+    run_dev(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="zapq", description="WhatsApp notifications at scale.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    api = sub.add_parser("api", help="serve the HTTP API (uvicorn)")
+    api.add_argument("--host", help="bind address (default: ZAPQ_API__HOST, 0.0.0.0)")
+    api.add_argument("--port", type=int, help="port (default: ZAPQ_API__PORT, 8000)")
+    api.set_defaults(handler=_api)
+
+    worker = sub.add_parser("worker", help="run one arq worker process")
+    worker.set_defaults(handler=_worker)
+
+    sim = sub.add_parser("evolution-sim", help="run the Evolution API v2 simulator")
+    from service.sim import server
+
+    server.add_arguments(sim)
+    sim.set_defaults(handler=_sim)
+
+    dev = sub.add_parser(
+        "dev", help="run the whole stack locally: Redis, simulator, API, 2 workers"
+    )
+    dev.add_argument("--port", type=int, default=8000, help="API port (default 8000)")
+    dev.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    dev.add_argument(
+        "--data-dir", default=".zapq-dev", help="Redis data folder (default .zapq-dev)"
+    )
+    dev.set_defaults(handler=_dev)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    handler: Callable[[argparse.Namespace], None] = args.handler
+    try:
+        handler(args)
+    except KeyboardInterrupt:
+        sys.exit(130)

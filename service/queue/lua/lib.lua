@@ -1,0 +1,37 @@
+-- Shared by every zapq script (prepended by service/queue/scripts.py). Key names mirror keys.py.
+-- zapq assumes one Redis node (or a primary with replicas): scripts build keys from ids at run time.
+local MSG = 'zapq:msg:'
+local QUEUE = 'zapq:queue'
+local SCHEDULED = 'zapq:scheduled'
+local RETRY = 'zapq:retry'
+local DEAD = 'zapq:dead'
+local SENDING = 'zapq:sending:'
+local ARQ_JOB = 'arq:job:'
+local BAND = {urgent = -3e13, normal = -2e13, low = -1e13}  -- keys.BAND
+local FINAL = {sent = true, failed = true, dead = true, expired = true, cancelled = true}
+
+-- Lua numbers are doubles; format whole numbers without an exponent (ms timestamps have 13 digits).
+local function n2s(x) return string.format('%d', x) end
+
+local function history(key, status, now, extra)
+  local raw = redis.call('HGET', key, 'history')
+  local h = raw and cjson.decode(raw) or {}
+  local entry = {status, now}
+  if extra then entry[3] = extra end
+  h[#h + 1] = entry
+  redis.call('HSET', key, 'history', cjson.encode(h), 'status', status, status .. '_at', n2s(now))
+end
+
+-- Put a message on the arq ready queue as a new job `<id>.<generation>`: a fresh job id per enqueue
+-- means a late arq cleanup of the previous job can never delete this one.
+local function push_ready(id, priority, ready_ms, expires_ms, now, job_extra_ms)
+  local key = MSG .. id
+  local gen = redis.call('HINCRBY', key, 'gen', 1)
+  local job = id .. '.' .. gen
+  redis.call('HSET', key, 'job', job, 'ready_at', n2s(ready_ms))
+  local payload = cjson.encode({t = 1, f = 'send_message', a = {id}, k = {}, et = now})
+  local ttl = math.max(expires_ms - now, 0) + job_extra_ms
+  redis.call('SET', ARQ_JOB .. job, payload, 'PX', n2s(ttl))
+  redis.call('ZADD', QUEUE, n2s(ready_ms + BAND[priority]), job)
+  return job
+end
