@@ -1,7 +1,6 @@
 """Errors of the Evolution API client.
 
-    EvolutionError                    base; .error_class is a bounded label, .retryable says what to
-    do
+    EvolutionError                    base: .error_class (a bounded label), .retryable
     +-- EvolutionTransportError       no usable HTTP answer: connect error, timeout, reset  (retry)
     |   +-- EvolutionTimeout          the request timed out; it may have been delivered      (retry)
     +-- EvolutionServerError          5xx: Evolution itself failed                          (retry)
