@@ -1,6 +1,8 @@
-"""`zapq dev`: the whole stack on this machine, no setup. Redis (embedded), the Evolution simulator
-(unless ZAPQ_EVOLUTION__BASE_URL is set), the API and N workers, each a child process stopped by
-PID."""
+"""`zapq dev`: the whole stack on this machine, no setup.
+
+Redis (embedded), the Evolution simulator (unless ZAPQ_EVOLUTION__BASE_URL is set), the API and N
+workers, each a child process stopped by its PID.
+"""
 
 from __future__ import annotations
 

@@ -37,8 +37,7 @@ class NotFound(ServiceError):
 
 
 class Conflict(ServiceError):
-    """The resource exists but is in a state that forbids the operation (e.g. cancel a sent
-    message)."""
+    """The resource exists in a state that forbids the operation (e.g. cancel a sent message)."""
 
     status_code = 409
     code = "conflict"

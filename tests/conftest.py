@@ -1,5 +1,5 @@
-"""Real servers for the tests: one redis-server per session on a free loopback port, flushed per
-test."""
+"""Real servers for the tests: one redis-server per session on a free loopback port, flushed
+per test."""
 
 from __future__ import annotations
 
@@ -17,8 +17,7 @@ IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
 def require_tool(available: bool, what: str) -> None:
-    """Skip locally when a tool is missing; in CI a missing tool is a failure, never a silent
-    skip."""
+    """Skip locally when a tool is missing; in CI a missing tool fails, never a silent skip."""
     if available:
         return
     if IN_CI:

@@ -1,5 +1,4 @@
-"""create_app(): the FastAPI application and its lifespan (Redis, queue, gauges; closed in
-reverse)."""
+"""create_app(): the FastAPI app and its lifespan (Redis, queue, gauges; closed in reverse)."""
 
 from __future__ import annotations
 

@@ -1,42 +1,25 @@
 """Every Redis key zapq uses, with its lifetime.
 
-| key                              | type   | lifetime
-|
-|----------------------------------|--------|-------------------------------------------------------
--------|
-| zapq:msg:{id}                    | hash   | until expires_at + messages.retention_seconds; reset
-to      |
-|                                  |        | retention on every final state (dead: dead-letter
-retention) |
-| zapq:idem:{key_id}:{sha256}      | string | api.idempotency_ttl_seconds (24 h)
-|
-| zapq:queue                       | zset   | none: the arq ready queue; members come and go with
-jobs     |
-| zapq:scheduled                   | zset   | none: msg id -> send_at ms; emptied by the promoter
-|
-| zapq:retry                       | zset   | none: msg id -> next attempt ms; emptied by the
-promoter     |
-| zapq:sending:{priority}          | zset   | none: msg id -> start ms while a worker holds it
-|
-| zapq:dead                        | zset   | none: msg id -> dead ms; trimmed to the dead-letter
-|
-|                                  |        | retention on every insert
-|
-| arq:job:{msg id}.{generation}    | string | the arq job (JSON); until its message's expiry + 1 day
-|
-| arq:in-progress:{job id}         | string | arq's lock: job_timeout_seconds + 10 s
-|
-| arq:retry:{job id}               | string | arq's delivery counter: 88,400 s (arq's own)
-|
-| zapq:queue:health-check          | string | arq's worker heartbeat: health_check_interval + 1 s
-|
+key                            type    lifetime
+zapq:msg:{id}                  hash    expires_at + messages.retention_seconds; reset to the
+                                       retention on a final state (dead: dead-letter retention)
+zapq:idem:{key_id}:{sha256}    string  api.idempotency_ttl_seconds (24 h)
+zapq:queue                     zset    none: arq's ready queue; members come and go with jobs
+zapq:scheduled                 zset    none: msg id -> send_at ms; emptied by the promoter
+zapq:retry                     zset    none: msg id -> next attempt ms; emptied by the promoter
+zapq:sending:{priority}        zset    none: msg id -> start ms while a worker holds it
+zapq:dead                      zset    none: msg id -> dead ms; trimmed to the dead-letter
+                                       retention on every insert
+zapq:schedule:last-run         hash    none: one small hash, overwritten by each scheduler run
+arq:job:{msg id}.{generation}  string  the arq job (JSON): its message's expiry + 1 day
+arq:in-progress:{job id}       string  arq's lock: job_timeout_seconds + 10 s
+arq:retry:{job id}             string  arq's delivery counter: 88,400 s (arq's own)
+zapq:queue:health-check        string  arq's worker heartbeat: health_check_interval + 1 s
 
 The zsets have no TTL because they are indexes: every member is removed by the code path that ends
-its
-message (send, cancel, requeue, retention trim); a TTL would drop live messages with them.
+its message (send, cancel, requeue, retention trim); a TTL would drop live messages with them.
 
-Ready-queue scores put priority first and readiness time second: ``score = ready_ms +
-BAND[priority]``.
+Ready-queue scores put priority first and readiness time second: ``score = ready_ms + BAND[p]``.
 All bands are far in the past, so every member is due at once for arq (score <= now), and arq's
 ``ZRANGEBYSCORE -inf now`` returns urgent, then normal, then low, each oldest first.
 """
@@ -54,6 +37,8 @@ SCHEDULED: Final = "zapq:scheduled"
 RETRY: Final = "zapq:retry"
 DEAD: Final = "zapq:dead"
 HEALTH_CHECK: Final = QUEUE + ":health-check"
+# The last `zapq schedule` run: last_run_at, last_success_at (unix s), last_failed (0|1), summary.
+SCHEDULE_LAST_RUN: Final = "zapq:schedule:last-run"
 
 # arq's own key prefixes (arq.constants); repeated here so that no module outside service/queue and
 # service/worker imports arq. tests/queue/test_keys.py checks they still match the installed arq.

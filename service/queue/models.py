@@ -19,8 +19,7 @@ _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
 def new_message_id(now_ms: int | None = None) -> str:
-    """A ULID: 48-bit ms timestamp + 80 random bits, Crockford base32, so ids sort by creation
-    time."""
+    """A ULID: 48-bit ms time + 80 random bits in Crockford base32: ids sort by creation time."""
     ms = now_ms if now_ms is not None else int(time.time() * 1000)
     value = (ms << 80) | int.from_bytes(os.urandom(10), "big")
     chars = []

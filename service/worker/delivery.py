@@ -51,8 +51,7 @@ def decide(
 
 
 async def deliver(deps: WorkerDeps, message_id: str, job_id: str, delivery: int) -> str:
-    """Run one attempt; returns what happened (sent, failed, retry, dead, expired or a skip
-    reason)."""
+    """Run one attempt; returns sent, failed, retry, dead, expired or a skip reason."""
     claimed = await deps.queue.claim(message_id, job_id, deps.worker_id)
     if isinstance(claimed, Skip):
         return _skipped(claimed, message_id)

@@ -78,8 +78,7 @@ async def create_batch(
     key_id: KeyIdDep,
     idempotency_key: IdempotencyHeader = None,
 ) -> BatchOut:
-    """Enqueue up to api.max_batch_items messages; valid items are accepted even when others
-    fail."""
+    """Enqueue up to api.max_batch_items messages; valid items pass even when others fail."""
     if len(body.messages) > settings.api.max_batch_items:
         raise ValidationFailed(
             [
@@ -119,8 +118,7 @@ async def create_batch(
 
 @router.get("/{message_id}", response_model=MessageOut, responses=_ERRORS)
 async def get_message(message_id: str, queue: QueueDep, _: KeyIdDep) -> MessageOut:
-    """Status, attempts, every transition with its time, Evolution's message id and the last
-    error."""
+    """Status, attempts, each transition with its time, Evolution's message id, last error."""
     return MessageOut.of(await _existing(queue, message_id))
 
 
