@@ -6,8 +6,8 @@
     +-- EvolutionServerError          5xx: Evolution itself failed                          (retry)
     +-- EvolutionInstanceUnavailable  400 "Error: ..." from the WhatsApp socket, e.g.
     |                                 "Connection Closed": the instance's fault             (retry)
-    +-- EvolutionUnauthorized         401: our apikey is wrong                        (retry, loudly)
-    +-- EvolutionInstanceNotFound     404: the configured instance does not exist     (retry, loudly)
+    +-- EvolutionUnauthorized         401: our apikey is wrong                      (retry, loudly)
+    +-- EvolutionInstanceNotFound     404: the configured instance does not exist   (retry, loudly)
     +-- EvolutionInvalidRecipient     400 with exists:false: the number is not on WhatsApp  (final)
     +-- EvolutionRejected             any other 400: the request itself is wrong            (final)
     +-- EvolutionUnexpectedResponse   a status or body the contract does not describe       (retry)

@@ -2,7 +2,7 @@
 
 Tuning against arq's defaults (see the README's sizing rule):
 - poll_delay 20 ms instead of 0.5 s, and queue_read_limit = max_jobs: each poll re-reads the head
-  of the queue, so an urgent message enqueued behind 100,000 normal ones is picked at the next free slot.
+  of the queue, so an urgent message enqueued behind 100,000 normal ones takes the next free slot.
 - keep_result 0: outcomes live in the message record, arq results would only cost memory.
 - max_tries is arq's redelivery counter; zapq dead-letters at worker.max_deliveries itself, so arq's
   own limit (which would drop the job silently) is set above it.
