@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The one test entry point (README Quickstart, .ci/run): installs what the tests need, then runs
+# lint, format check, type check and every test. Extra arguments go to pytest, e.g.
+#   scripts/check.sh -m "not slow"     # the fast tests only
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e '.[test]'
+
+# Debian packages some tests drive for real (promtool, PostgreSQL). Installed when missing and we
+# are root (CI, containers); elsewhere those tests skip locally, and fail in CI (CI=true).
+need=()
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing Debian packages: ${need[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  else
+    echo "note: ${need[*]} missing and not root: the tests that need them will skip (fail under CI=true)"
+  fi
+fi
+
+.venv/bin/ruff check service tests loadtest scripts
+.venv/bin/ruff format --check service tests loadtest scripts
+.venv/bin/mypy
+.venv/bin/python -m pytest "$@"
