@@ -8,6 +8,7 @@ Every duration carries its unit in its name; the README's configuration table li
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
@@ -16,7 +17,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 def _split_commas(value: Any) -> Any:
-    """Accept ``"a, b"`` as well as a list: env vars carry lists comma-separated, not as JSON."""
+    """Accept ``"a, b"`` (or a JSON list) as well as a list: env vars carry lists comma-separated."""
+    if isinstance(value, str) and value.lstrip().startswith("["):
+        return json.loads(value)
     if isinstance(value, str):
         return [item.strip() for item in value.split(",") if item.strip()]
     return value
