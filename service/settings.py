@@ -17,7 +17,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 def _split_commas(value: Any) -> Any:
-    """Accept ``"a, b"`` (or a JSON list) as well as a list: env vars carry lists comma-separated."""
+    """Accept ``"a, b"`` (or a JSON list) as well as a list: env vars give lists comma-separated."""
     if isinstance(value, str) and value.lstrip().startswith("["):
         return json.loads(value)
     if isinstance(value, str):
