@@ -11,7 +11,9 @@ Tuning against arq's defaults (see the README's sizing rule):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
 import time
 from typing import Any
 
@@ -57,6 +59,20 @@ class ZapqWorker(Worker):  # type: ignore[misc]
             return
         self._backoff = 0.0
         self.last_poll = time.monotonic()
+
+    async def close(self) -> None:
+        """arq's close(), with redis-py's aclose() and tolerant of Redis being gone at shutdown."""
+        if not self._handle_signals:
+            self.handle_sig(signal.SIGUSR1)
+        if not self._pool:
+            return
+        await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+        with contextlib.suppress(*REDIS_ERRORS):
+            await self.pool.delete(self.health_check_key)
+        if self.on_shutdown:
+            await self.on_shutdown(self.ctx)
+        await self.pool.aclose(close_connection_pool=True)
+        self._pool = None
 
 
 async def _on_startup(ctx: dict[str, Any]) -> None:
