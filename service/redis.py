@@ -34,7 +34,7 @@ def create_redis(
 
     ``client_class`` lets the worker get arq's Redis subclass without this module importing arq.
     """
-    return client_class.from_url(
+    client: R = client_class.from_url(
         settings.redis_url.get_secret_value(),
         client_name=f"zapq-{role}-{socket.gethostname()}-{os.getpid()}",
         socket_timeout=settings.redis_timeout_seconds,
@@ -47,6 +47,7 @@ def create_redis(
         max_connections=max_connections,
         decode_responses=False,
     )
+    return client
 
 
 REDIS_ERRORS: tuple[type[BaseException], ...] = (*_RETRY_ON, OSError)

@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI, Request
+from redis.asyncio import Redis
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
@@ -27,7 +28,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        redis = create_redis(settings, "api")
+        redis: Redis = create_redis(settings, "api")
         app.state.queue = MessageQueue(redis, settings)
         gauges = gauge_refresher(app.state.queue, settings.worker.stats_interval_seconds).start()
         try:
@@ -74,4 +75,4 @@ def _add_error_handlers(app: FastAPI) -> None:
         )
 
     for error_type in REDIS_ERRORS:
-        app.add_exception_handler(error_type, redis_down)
+        app.add_exception_handler(error_type, redis_down)  # type: ignore[arg-type]

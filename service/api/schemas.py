@@ -85,9 +85,9 @@ class MessageOut(BaseModel):
             priority=record.priority,
             status=record.status,
             attempts=record.attempts,
-            created_at=_dt(record.created_at_ms),  # type: ignore[arg-type]
+            created_at=_dt(record.created_at_ms),
             send_at=_dt(record.send_at_ms),
-            expires_at=_dt(record.expires_at_ms),  # type: ignore[arg-type]
+            expires_at=_dt(record.expires_at_ms),
             next_attempt_at=_dt(record.next_attempt_at_ms)
             if record.status == "scheduled"
             else None,
@@ -100,7 +100,7 @@ class MessageOut(BaseModel):
             history=[
                 TransitionOut(
                     status=entry["status"],
-                    at=_dt(entry["at_ms"]),  # type: ignore[arg-type]
+                    at=_dt(entry["at_ms"]),
                     attempt=entry.get("attempt"),
                     error_class=entry.get("error_class"),
                 )

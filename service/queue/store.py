@@ -19,6 +19,7 @@ from service.queue.models import (
     MessageRecord,
     NewMessage,
     QueueStats,
+    Status,
     new_message_id,
     now_ms,
 )
@@ -101,7 +102,7 @@ class MessageQueue:
     def _record(self, message: NewMessage, key_id: str, now: int) -> MessageRecord:
         scheduled = message.send_at_ms is not None and message.send_at_ms > now
         due = message.send_at_ms if scheduled else now
-        status = "scheduled" if scheduled else "queued"
+        status: Status = "scheduled" if scheduled else "queued"
         return MessageRecord(
             id=new_message_id(now),
             to=message.to,
@@ -149,7 +150,7 @@ class MessageQueue:
     # -- reads ----------------------------------------------------------------------------------
 
     async def get(self, message_id: str) -> MessageRecord | None:
-        raw = await self.redis.hgetall(keys.message(message_id))
+        raw: dict[bytes, bytes] = await self.redis.hgetall(keys.message(message_id))  # type: ignore[misc]
         return MessageRecord.from_hash(raw) if raw else None
 
     async def get_many(self, message_ids: Sequence[str]) -> list[MessageRecord | None]:
@@ -214,7 +215,7 @@ class MessageQueue:
         requeued: list[str] = []
         for start in range(0, len(message_ids), _REQUEUE_CHUNK):
             chunk = list(message_ids[start : start + _REQUEUE_CHUNK])
-            args = [now, expires, self._retention_ms, keys.JOB_EXTRA_TTL_MS, *chunk]
+            args: list[Any] = [now, expires, self._retention_ms, keys.JOB_EXTRA_TTL_MS, *chunk]
             requeued += [raw.decode() for raw in await self.scripts.requeue(args=args)]
         return requeued
 
@@ -257,7 +258,7 @@ class MessageQueue:
 
     async def complete(self, claim: Claim, job_id: str, outcome: str, **fields: Any) -> bool:
         """Record an attempt's outcome: sent | failed | retry | dead | expired."""
-        args = [
+        args: list[Any] = [
             claim.message_id,
             job_id,
             now_ms(),

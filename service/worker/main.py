@@ -38,7 +38,7 @@ log = logging.getLogger("zapq.worker")
 _MAX_BACKOFF_SECONDS = 5.0
 
 
-class ZapqWorker(Worker):  # type: ignore[misc]
+class ZapqWorker(Worker):
     """arq's Worker, made to survive Redis outages instead of exiting on the first error."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -159,7 +159,7 @@ def run_worker(settings: Settings) -> None:
     try:
         import uvloop
 
-        loop = uvloop.new_event_loop()
+        loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
     except ImportError:  # pragma: no cover - uvloop is a dependency except on Windows
         loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
