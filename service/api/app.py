@@ -7,9 +7,9 @@ import logging
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI, Request
-from redis.asyncio import Redis
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from redis.asyncio import Redis
 
 from service.api.middleware import BodySizeLimit, RequestMetrics
 from service.api.routes import health, messages, queue
