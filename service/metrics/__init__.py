@@ -87,6 +87,17 @@ QUEUE_RETRYING = Gauge("zapq_queue_retrying_messages", "Messages waiting for a r
 QUEUE_IN_FLIGHT = Gauge("zapq_queue_in_flight_messages", "Messages a worker is sending now.")
 QUEUE_DEAD = Gauge("zapq_queue_dead_letters", "Messages in the dead letters.")
 
+SCHEDULE_LAST_RUN = Gauge(
+    "zapq_schedule_last_run_timestamp_seconds", "When the last `zapq schedule` run ended (unix s)."
+)
+SCHEDULE_LAST_SUCCESS = Gauge(
+    "zapq_schedule_last_success_timestamp_seconds",
+    "When the last successful `zapq schedule` run ended (unix s).",
+)
+SCHEDULE_LAST_FAILED = Gauge(
+    "zapq_schedule_last_run_failed", "1 when the last `zapq schedule` run failed, else 0."
+)
+
 HTTP_REQUESTS = Counter(
     "zapq_http_requests",
     "API requests by route template and status.",
