@@ -1,0 +1,63 @@
+"""Process helpers for the benchmarks: start zapq roles on loopback, read CPU and RSS from /proc."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from service.devstack import free_port, stop_process, wait_for_port
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """user + system CPU time of one process, from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def zapq_env(redis_url: str, sim_url: str, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        ZAPQ_REDIS_URL=redis_url,
+        ZAPQ_API_KEYS="bench-key",
+        ZAPQ_EVOLUTION__BASE_URL=sim_url,
+        ZAPQ_EVOLUTION__API_KEY="evo-key",
+        ZAPQ_EVOLUTION__INSTANCE="zapq",
+        ZAPQ_LOG_LEVEL="WARNING",
+        ZAPQ_METRICS__PORT="0",
+    )
+    env.update(extra)
+    return env
+
+
+@contextmanager
+def process(
+    args: list[str], env: dict[str, str] | None = None, port: int | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    proc = subprocess.Popen([sys.executable, *args], env=env, stdout=subprocess.DEVNULL)
+    try:
+        if port is not None:
+            wait_for_port(port, timeout_seconds=30, proc=proc)
+        yield proc
+    finally:
+        stop_process(proc, timeout_seconds=40)
+
+
+@contextmanager
+def simulator(latency_ms: int) -> Iterator[str]:
+    port = free_port()
+    args = ["-m", "service.sim", "--port", str(port), "--latency-ms", str(latency_ms)]
+    with process(args, port=port):
+        yield f"http://127.0.0.1:{port}"
