@@ -10,6 +10,7 @@ import argparse
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -58,21 +59,18 @@ def run_dev(args: argparse.Namespace) -> None:
             "api", ["service", "api", "--host", "127.0.0.1", "--port", str(args.port)], env
         )
         children.append(("api", api))
-        for index in range(args.workers):
+        metrics_ports = [_preferred_port(9101 + index) for index in range(args.workers)]
+        for index, metrics_port in enumerate(metrics_ports):
+            name = f"worker-{index + 1}"
             worker_env = {
                 **env,
-                "ZAPQ_METRICS__PORT": str(9101 + index),
+                "ZAPQ_METRICS__PORT": str(metrics_port),
                 "ZAPQ_METRICS__HOST": "127.0.0.1",
             }
-            children.append(
-                (
-                    f"worker-{index + 1}",
-                    _spawn(f"worker-{index + 1}", ["service", "worker"], worker_env),
-                )
-            )
+            children.append((name, _spawn(name, ["service", "worker"], worker_env)))
         try:
             wait_for_port(args.port, timeout_seconds=30, proc=api)
-            _banner(args, redis_url, evolution_url, api_key)
+            _banner(args, redis_url, evolution_url, api_key, metrics_ports)
             _wait(children)
         except KeyboardInterrupt:
             print("\nstopping...", flush=True)
@@ -82,9 +80,21 @@ def run_dev(args: argparse.Namespace) -> None:
                 print(f"  stopped {name}", flush=True)
 
 
-def _banner(args: argparse.Namespace, redis_url: str, evolution_url: str, api_key: str) -> None:
+def _preferred_port(port: int) -> int:
+    """``port`` when it is free (stable URLs for a developer), else any free port."""
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return free_port()
+    return port
+
+
+def _banner(
+    args: argparse.Namespace, redis_url: str, evolution_url: str, api_key: str, ports: list[int]
+) -> None:
     base = f"http://127.0.0.1:{args.port}"
-    workers = ", ".join(f"http://127.0.0.1:{9101 + i}/metrics" for i in range(args.workers))
+    workers = ", ".join(f"http://127.0.0.1:{port}/metrics" for port in ports)
     print(
         f"""
 zapq dev is running (Ctrl-C stops everything)
