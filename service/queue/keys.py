@@ -7,12 +7,11 @@ zapq:idem:{key_id}:{sha256}    string  api.idempotency_ttl_seconds (24 h)
 zapq:queue                     zset    none: arq's ready queue; members come and go with jobs
 zapq:scheduled                 zset    none: msg id -> send_at ms; emptied by the promoter
 zapq:retry                     zset    none: msg id -> next attempt ms; emptied by the promoter
-zapq:sending:{priority}        zset    none: msg id -> start ms while a worker holds it
+zapq:inflight                  zset    none: job id -> lock deadline ms while a worker runs it
 zapq:dead                      zset    none: msg id -> dead ms; trimmed to the dead-letter
                                        retention on every insert
 zapq:schedule:last-run         hash    none: one small hash, overwritten by each scheduler run
 arq:job:{msg id}.{generation}  string  the arq job (JSON): its message's expiry + 1 day
-arq:in-progress:{job id}       string  arq's lock: job_timeout_seconds + 10 s
 arq:retry:{job id}             string  arq's delivery counter: 88,400 s (arq's own)
 zapq:queue:health-check        string  arq's worker heartbeat: health_check_interval + 1 s
 
@@ -20,8 +19,14 @@ The zsets have no TTL because they are indexes: every member is removed by the c
 its message (send, cancel, requeue, retention trim); a TTL would drop live messages with them.
 
 Ready-queue scores put priority first and readiness time second: ``score = ready_ms + BAND[p]``.
-All bands are far in the past, so every member is due at once for arq (score <= now), and arq's
+All bands are far in the past, so every member is due at once (score <= now), and
 ``ZRANGEBYSCORE -inf now`` returns urgent, then normal, then low, each oldest first.
+
+Workers take jobs with take.lua instead of arq's own read path: arq leaves running jobs at the head
+of its queue and re-checks each one on every poll (about 48 Redis round trips per message at
+50 msg/s). take.lua moves a job to zapq:inflight in the same atomic step, scored by its lock
+deadline (job_timeout_seconds + 10 s, like arq's in-progress key), so the ready queue holds only
+ready jobs and a dead worker's jobs come back when their deadline passes.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ QUEUE: Final = "zapq:queue"
 SCHEDULED: Final = "zapq:scheduled"
 RETRY: Final = "zapq:retry"
 DEAD: Final = "zapq:dead"
+INFLIGHT: Final = "zapq:inflight"
 HEALTH_CHECK: Final = QUEUE + ":health-check"
 # The last `zapq schedule` run: last_run_at, last_success_at (unix s), last_failed (0|1), summary.
 SCHEDULE_LAST_RUN: Final = "zapq:schedule:last-run"
@@ -43,7 +49,6 @@ SCHEDULE_LAST_RUN: Final = "zapq:schedule:last-run"
 # arq's own key prefixes (arq.constants); repeated here so that no module outside service/queue and
 # service/worker imports arq. tests/queue/test_keys.py checks they still match the installed arq.
 ARQ_JOB_PREFIX: Final = "arq:job:"
-ARQ_IN_PROGRESS_PREFIX: Final = "arq:in-progress:"
 ARQ_RETRY_PREFIX: Final = "arq:retry:"
 
 # A band is 10^13 ms wide: every unix-ms timestamp until the year 2286 fits inside one, so bands
@@ -58,10 +63,6 @@ JOB_EXTRA_TTL_MS: Final = 86_400_000
 
 def message(message_id: str) -> str:
     return f"zapq:msg:{message_id}"
-
-
-def sending(priority: str) -> str:
-    return f"zapq:sending:{priority}"
 
 
 def idempotency(key_id: str, key_hash: str) -> str:

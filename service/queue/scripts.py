@@ -13,7 +13,7 @@ from importlib import resources
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
-NAMES = ("enqueue", "claim", "complete", "promote", "cancel", "requeue")
+NAMES = ("enqueue", "claim", "complete", "promote", "cancel", "requeue", "take", "finish")
 
 
 @cache
@@ -30,6 +30,8 @@ class Scripts:
     promote: AsyncScript
     cancel: AsyncScript
     requeue: AsyncScript
+    take: AsyncScript
+    finish: AsyncScript
 
 
 def register(redis: Redis) -> Scripts:

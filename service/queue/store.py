@@ -167,22 +167,19 @@ class MessageQueue:
                 lo, hi = keys.band_range(priority)
                 pipe.zcount(keys.QUEUE, lo, f"({hi}")
                 pipe.zrangebyscore(keys.QUEUE, lo, f"({hi}", start=0, num=1, withscores=True)
-                pipe.zcard(keys.sending(priority))
-            for name in (keys.SCHEDULED, keys.RETRY, keys.DEAD):
+            for name in (keys.INFLIGHT, keys.SCHEDULED, keys.RETRY, keys.DEAD):
                 pipe.zcard(name)
             rows = await pipe.execute()
         now = now_ms()
         ready: dict[str, int] = {}
         oldest: dict[str, float] = {}
-        in_flight = 0
         for index, priority in enumerate(keys.PRIORITIES):
-            count, head, sending = rows[3 * index : 3 * index + 3]
-            # arq keeps a job in the queue while it runs, so running jobs are not "ready".
-            ready[priority] = max(count - sending, 0)
-            in_flight += sending
-            ready_ms = head[0][1] - keys.BAND[priority] if head else now
-            oldest[priority] = max(now - ready_ms, 0) / 1000 if ready[priority] else 0.0
-        scheduled, retrying, dead = rows[-3:]
+            count, head = rows[2 * index : 2 * index + 2]
+            ready[priority] = count
+            oldest[priority] = (
+                max(now - (head[0][1] - keys.BAND[priority]), 0) / 1000 if head else 0.0
+            )
+        in_flight, scheduled, retrying, dead = rows[-4:]
         return QueueStats(ready, oldest, in_flight, scheduled, retrying, dead)
 
     async def dead_letters(
@@ -268,6 +265,16 @@ class MessageQueue:
             self._dead_retention_ms,
         ]
         return bool(await self.scripts.complete(args=args))
+
+    async def take(self, count: int, lock_seconds: float) -> list[tuple[str, int]]:
+        """Take up to ``count`` ready jobs, highest priority first: (job id, score) pairs."""
+        args = [count, now_ms(), int(lock_seconds * 1000)]
+        rows = await self.scripts.take(args=args)
+        return [(rows[i].decode(), int(float(rows[i + 1]))) for i in range(0, len(rows), 2)]
+
+    async def finish_job(self, job_id: str, *, requeue: bool) -> None:
+        """arq is done with a job: delete it, or (an interrupted run) put it back in the queue."""
+        await self.scripts.finish(args=[job_id, int(requeue)])
 
     async def promote_due(self, limit: int = 1000) -> int:
         """Move due scheduled messages and retries to the ready queue; returns how many moved."""

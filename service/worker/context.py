@@ -25,12 +25,12 @@ class WorkerDeps:
     worker_id: str
 
     @classmethod
-    def build(cls, settings: Settings, redis: Redis) -> WorkerDeps:
+    def build(cls, settings: Settings, queue: MessageQueue) -> WorkerDeps:
         worker = settings.worker
         return cls(
             settings=settings,
-            redis=redis,
-            queue=MessageQueue(redis, settings),
+            redis=queue.redis,
+            queue=queue,
             evolution=EvolutionClient(settings.evolution, max_connections=worker.max_jobs),
             limiter=TokenBucket(worker.rate_per_second, worker.rate_burst),
             worker_id=f"{socket.gethostname()}-{os.getpid()}",

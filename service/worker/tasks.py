@@ -20,7 +20,7 @@ REDIS_ERROR_PAUSE_SECONDS = 1.0
 
 async def send_message(ctx: dict[str, Any], message_id: str) -> str:
     try:
-        return await deliver(ctx["deps"], message_id, ctx["job_id"], ctx["job_try"])
+        outcome = await deliver(ctx["deps"], message_id, ctx["job_id"], ctx["job_try"])
     except REDIS_ERRORS as exc:
         # Never let arq mark the job failed (it would drop it): run it again. The claim script makes
         # the rerun safe (a finished message is skipped).
@@ -29,3 +29,6 @@ async def send_message(ctx: dict[str, Any], message_id: str) -> str:
         )
         await asyncio.sleep(REDIS_ERROR_PAUSE_SECONDS)
         raise RetryJob() from exc
+    # Every way deliver() returns went through a script that ended the job's run.
+    ctx["ended"].add(ctx["job_id"])
+    return outcome

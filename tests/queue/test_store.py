@@ -28,7 +28,9 @@ async def head(redis: Redis, n: int) -> list[str]:
 
 
 async def take(queue: MessageQueue, redis: Redis, message_id: str) -> tuple[Claim, str]:
-    job = (await redis.hget(keys.message(message_id), "job")).decode()
+    """What a worker does: take the job (take.lua), then claim its message."""
+    [(job, _)] = await queue.take(1, lock_seconds=30)
+    assert job.startswith(message_id + ".")
     claim = await queue.claim(message_id, job, "test-worker")
     assert isinstance(claim, Claim)
     return claim, job
@@ -36,7 +38,6 @@ async def take(queue: MessageQueue, redis: Redis, message_id: str) -> tuple[Clai
 
 def test_arq_key_prefixes_match_installed_arq() -> None:
     assert keys.ARQ_JOB_PREFIX == arq.constants.job_key_prefix
-    assert keys.ARQ_IN_PROGRESS_PREFIX == arq.constants.in_progress_key_prefix
     assert keys.ARQ_RETRY_PREFIX == arq.constants.retry_key_prefix
 
 
@@ -94,7 +95,8 @@ async def test_claim_send_and_skip_when_done(queue: MessageQueue, redis: Redis) 
     # A redelivered job for a sent message is skipped and cannot overwrite the outcome.
     assert await queue.claim(result.message_id, job, "other") == Skip("sent")
     assert not await queue.complete(claim, job, "failed", error="late", error_class="x")
-    assert (await queue.stats()).in_flight == 0
+    assert (await queue.stats()).in_flight == 0, "recording the outcome ends the job's run"
+    assert await redis.exists(keys.arq_job(job)) == 0
 
 
 async def test_redelivery_is_flagged(queue: MessageQueue, redis: Redis) -> None:
@@ -134,7 +136,8 @@ async def test_retry_then_dead_then_requeue(queue: MessageQueue, redis: Redis) -
     claim, job = await take(queue, redis, mid)
     assert claim.attempt == 2
     await queue.complete(claim, job, "dead", error="boom", error_class="server_error")
-    await redis.zrem(keys.QUEUE, job, first_job)  # what arq's finish_job does after each run
+    for done in (first_job, job):
+        await queue.finish_job(done, requeue=False)  # what the worker does after each run
     stats = await queue.stats()
     assert (stats.dead_letters, stats.retrying, stats.ready_total) == (1, 0, 0)
     total, page = await queue.dead_letters()
@@ -184,3 +187,56 @@ async def test_enqueue_is_atomic_per_message(queue: MessageQueue, redis: Redis) 
     keys_now = {k.decode().split(":")[1] for k in await redis.keys("*")}
     assert keys_now == {"job", "queue", "msg", "idem"}
     assert (await queue.get(result.message_id)).idempotency_key == "a"  # type: ignore[union-attr]
+
+
+async def test_take_moves_jobs_in_flight_by_priority(queue: MessageQueue, redis: Redis) -> None:
+    [low] = await queue.enqueue([msg(priority="low")], "k")
+    [normal] = await queue.enqueue([msg()], "k")
+    [urgent] = await queue.enqueue([msg(priority="urgent")], "k")
+    taken = await queue.take(2, lock_seconds=30)
+    assert [job.split(".")[0] for job, _ in taken] == [urgent.message_id, normal.message_id]
+    stats = await queue.stats()
+    assert (stats.ready_total, stats.in_flight) == (1, 2)
+    rest = await queue.take(5, lock_seconds=30)
+    assert [job.split(".")[0] for job, _ in rest] == [low.message_id]
+
+
+async def test_interrupted_job_goes_back_in_place(queue: MessageQueue, redis: Redis) -> None:
+    [first] = await queue.enqueue([msg("a")], "k")
+    await queue.enqueue([msg("b")], "k", at_ms=now_ms() + 5)
+    [(job, score)] = await queue.take(1, lock_seconds=30)
+    await queue.finish_job(job, requeue=True)
+    assert await redis.zscore(keys.QUEUE, job) == score
+    assert await head(redis, 1) == [first.message_id], "it keeps its place at the head"
+    assert (await queue.stats()).in_flight == 0
+
+
+async def test_finished_job_is_deleted(queue: MessageQueue, redis: Redis) -> None:
+    await queue.enqueue([msg()], "k")
+    [(job, _)] = await queue.take(1, lock_seconds=30)
+    await queue.finish_job(job, requeue=False)
+    assert await redis.exists(keys.arq_job(job)) == 0
+    assert (await queue.stats()).in_flight == 0
+
+
+async def test_expired_lock_redelivers(queue: MessageQueue, redis: Redis) -> None:
+    [result] = await queue.enqueue([msg()], "k")
+    [(job, _)] = await queue.take(1, lock_seconds=0)  # the worker that took it died
+    assert isinstance(await queue.claim(result.message_id, job, "dead-worker"), Claim)
+    assert await queue.promote_due() == 1
+    [(again, _)] = await queue.take(1, lock_seconds=30)
+    assert again == job
+    claim = await queue.claim(result.message_id, again, "rescuer")
+    assert isinstance(claim, Claim) and claim.redelivered and claim.attempt == 2
+
+
+async def test_lock_expiry_of_a_finished_message_drops_the_job(
+    queue: MessageQueue, redis: Redis
+) -> None:
+    [result] = await queue.enqueue([msg()], "k")
+    claim, job = await take(queue, redis, result.message_id)
+    await queue.complete(claim, job, "sent", provider_id="p", remote_jid="j")
+    await redis.zadd(keys.INFLIGHT, {job: 1})  # its worker died before telling arq it finished
+    assert await queue.promote_due() == 0
+    assert await redis.zcard(keys.QUEUE) == 0
+    assert await redis.exists(keys.arq_job(job)) == 0

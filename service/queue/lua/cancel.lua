@@ -8,6 +8,7 @@ redis.call('ZREM', SCHEDULED, id)
 redis.call('ZREM', RETRY, id)
 if f[2] then
   redis.call('ZREM', QUEUE, f[2])
+  redis.call('ZREM', INFLIGHT, f[2])
   redis.call('DEL', ARQ_JOB .. f[2])
 end
 history(key, 'cancelled', now)

@@ -2,14 +2,14 @@
 -- dead_retention_ms. outcome: sent | failed | retry | dead | expired.
 -- fields_json: {provider_id, remote_jid, dispatched_at, error, error_class, next_at}
 -- Returns 1 when recorded, 0 when the message no longer belongs to this job (a duplicate delivery
--- already finished it).
+-- already finished it). Either way the job's run ends here (end_job).
 local id, job, now, outcome = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local fields = cjson.decode(ARGV[5])
 local retention, dead_retention = tonumber(ARGV[6]), tonumber(ARGV[7])
 local key = MSG .. id
-local f = redis.call('HMGET', key, 'status', 'job', 'priority')
+local f = redis.call('HMGET', key, 'status', 'job')
+end_job(job)
 if f[1] ~= 'sending' or f[2] ~= job then return 0 end
-redis.call('ZREM', SENDING .. f[3], id)
 if fields.dispatched_at then redis.call('HSET', key, 'dispatched_at', n2s(fields.dispatched_at)) end
 if outcome == 'sent' then
   redis.call('HSET', key, 'provider_id', fields.provider_id, 'remote_jid', fields.remote_jid)

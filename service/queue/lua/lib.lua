@@ -5,7 +5,8 @@ local QUEUE = 'zapq:queue'
 local SCHEDULED = 'zapq:scheduled'
 local RETRY = 'zapq:retry'
 local DEAD = 'zapq:dead'
-local SENDING = 'zapq:sending:'
+local INFLIGHT = 'zapq:inflight'
+local ARQ_RETRY = 'arq:retry:'
 local ARQ_JOB = 'arq:job:'
 local BAND = {urgent = -3e13, normal = -2e13, low = -1e13}  -- keys.BAND
 local FINAL = {sent = true, failed = true, dead = true, expired = true, cancelled = true}
@@ -34,4 +35,23 @@ local function push_ready(id, priority, ready_ms, expires_ms, now, job_extra_ms)
   redis.call('SET', ARQ_JOB .. job, payload, 'PX', n2s(ttl))
   redis.call('ZADD', QUEUE, n2s(ready_ms + BAND[priority]), job)
   return job
+end
+
+-- Put a taken job back in the ready queue at its message's priority and readiness time.
+-- Returns 1 when requeued, 0 when its message no longer wants it (finished, cancelled, replaced).
+local function back_to_queue(job)
+  local id = string.match(job, '^(.*)%.%d+$')
+  local f = redis.call('HMGET', MSG .. id, 'job', 'priority', 'ready_at', 'status')
+  if f[1] ~= job or FINAL[f[4]] or redis.call('EXISTS', ARQ_JOB .. job) == 0 then
+    redis.call('DEL', ARQ_JOB .. job, ARQ_RETRY .. job)
+    return 0
+  end
+  redis.call('ZADD', QUEUE, n2s(tonumber(f[3]) + BAND[f[2]]), job)
+  return 1
+end
+
+-- The run of a job is over and its outcome recorded: drop the job (saves the worker a round trip).
+local function end_job(job)
+  redis.call('ZREM', INFLIGHT, job)
+  redis.call('DEL', ARQ_JOB .. job, ARQ_RETRY .. job)
 end
