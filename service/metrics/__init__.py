@@ -13,7 +13,7 @@ from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
 
 # No `<name>_created` series beside every counter and histogram: no dashboard or alert reads them,
 # and they are a fifth of a worker's series (docs/benchmarks.md, "Observability").
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 # Evolution answers in ~0.1-1 s; the tail buckets catch typing delays and timeouts (30 s read
 # budget).
