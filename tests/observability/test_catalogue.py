@@ -1,0 +1,90 @@
+"""docs/metrics.md against the code: every exported metric, its type and labels, and who uses it."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+
+from prometheus_client import REGISTRY, generate_latest
+from prometheus_client.metrics import MetricWrapperBase
+
+from service import metrics
+from service.evolution.errors import ERROR_CLASSES
+from service.queue.keys import PRIORITIES
+from tests.observability.catalogue import (
+    CATALOGUE,
+    base_name,
+    catalogue,
+    dashboard_expressions,
+)
+
+CLUSTER_PREFIXES = ("kube_", "container_")
+
+
+def zapq_metrics() -> dict[str, MetricWrapperBase]:
+    """Series name (counters with _total) -> metric object, for every object in service.metrics."""
+    found = {}
+    for value in vars(metrics).values():
+        if isinstance(value, MetricWrapperBase):
+            name = value._name + ("_total" if value._type == "counter" else "")
+            found[name] = value
+    return found
+
+
+def exposed_families() -> dict[str, str]:
+    """Every family on a zapq /metrics page (the default registry): name -> type."""
+    text = generate_latest(REGISTRY).decode()
+    families = {}
+    for name, kind in re.findall(r"^# TYPE (\S+) (\S+)$", text, re.MULTILINE):
+        total = kind == "counter" and not name.endswith("_total")
+        families[name + ("_total" if total else "")] = kind
+    return families
+
+
+def test_every_exported_metric_is_catalogued_and_nothing_else() -> None:
+    documented = {name for name in catalogue() if not name.startswith(CLUSTER_PREFIXES)}
+    exported = set(exposed_families()) | set(zapq_metrics())
+    assert documented - exported == set(), "catalogued but not exported"
+    assert exported - documented == set(), f"exported but missing from {CATALOGUE.name}"
+
+
+def test_types_labels_and_naming() -> None:
+    entries = catalogue()
+    for name, metric in zapq_metrics().items():
+        kind, labels, unit = entries[name].cells[:3]
+        assert kind == metric._type, name
+        assert re.findall(r"`(\w+)`", labels) == list(metric._labelnames), name
+        assert unit, f"{name} has no unit"
+        if kind == "counter":
+            assert name.endswith("_total")
+        if kind == "gauge":
+            assert not name.endswith("_total"), name
+        if kind == "histogram":
+            assert name.endswith("_seconds"), name
+    for name, kind in exposed_families().items():
+        assert entries[name].cells[0] == kind, name
+
+
+def test_label_values_are_the_bounded_sets_in_the_code() -> None:
+    text = CATALOGUE.read_text()
+
+    def values(label: str) -> list[str]:
+        row = re.search(rf"^\| `{label}` \| (.*) \|$", text, re.MULTILINE)
+        assert row, f"no label row for {label}"
+        return re.findall(r"`(\w+)`", row.group(1))
+
+    assert values("priority") == list(PRIORITIES)
+    assert values("error_class") == [*ERROR_CLASSES, "redelivery_limit"]
+
+
+def test_used_by_names_exactly_the_panels_that_read_each_metric() -> None:
+    entries = catalogue()
+    histograms = {name for name, entry in entries.items() if entry.cells[0] == "histogram"}
+    readers: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for expression in dashboard_expressions():
+        for series in expression.series:
+            readers[base_name(series, histograms)].add(expression.where)
+    assert set(readers) - set(entries) == set(), "dashboards read metrics not in the catalogue"
+    for name, entry in entries.items():
+        panels = {where for where in entry.used_by if where[0] != "alert"}
+        assert panels == readers.get(name, set()), name
