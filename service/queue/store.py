@@ -54,6 +54,31 @@ class Skip:
     ready_at_ms: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Taken:
+    job_id: str
+    score: int
+    claim: Claim | Skip
+
+
+def _claim_result(job_id: str, row: list[Any]) -> Claim | Skip:
+    message_id = job_id.rsplit(".", 1)[0]
+    if row[0] == b"skip":
+        priority = row[2].decode() if len(row) > 2 else None
+        return Skip(row[1].decode(), priority, int(row[3]) if len(row) > 3 else None)
+    _, to, text, priority, attempt, ready_at, expires_at, _created, previous = row
+    return Claim(
+        message_id=message_id,
+        to=to.decode(),
+        text=text.decode(),
+        priority=priority.decode(),
+        attempt=int(attempt),
+        ready_at_ms=int(ready_at),
+        expires_at_ms=int(expires_at),
+        redelivered=previous == b"sending",
+    )
+
+
 def api_key_id(api_key: str) -> str:
     """A short, stable, non-reversible id of an API key: the namespace of its idempotency keys."""
     return hashlib.sha256(api_key.encode()).hexdigest()[:16]
@@ -231,27 +256,10 @@ class MessageQueue:
 
     # -- workers --------------------------------------------------------------------------------
 
-    async def claim(self, message_id: str, job_id: str, worker: str) -> Claim | Skip:
-        row = await self.scripts.claim(
-            args=[message_id, job_id, now_ms(), worker, self._retention_ms]
-        )
-        if row[0] == b"skip":
-            return Skip(
-                row[1].decode(),
-                row[2].decode() if len(row) > 2 else None,
-                int(row[3]) if len(row) > 3 else None,
-            )
-        _, to, text, priority, attempt, ready_at, expires_at, _created, previous = row
-        return Claim(
-            message_id=message_id,
-            to=to.decode(),
-            text=text.decode(),
-            priority=priority.decode(),
-            attempt=int(attempt),
-            ready_at_ms=int(ready_at),
-            expires_at_ms=int(expires_at),
-            redelivered=previous == b"sending",
-        )
+    async def claim(self, job_id: str, worker: str) -> Claim | Skip:
+        """Claim one job's message (a job taken some other way than take())."""
+        row = await self.scripts.claim(args=[job_id, now_ms(), worker, self._retention_ms])
+        return _claim_result(job_id, row)
 
     async def complete(self, claim: Claim, job_id: str, outcome: str, **fields: Any) -> bool:
         """Record an attempt's outcome: sent | failed | retry | dead | expired."""
@@ -266,11 +274,14 @@ class MessageQueue:
         ]
         return bool(await self.scripts.complete(args=args))
 
-    async def take(self, count: int, lock_seconds: float) -> list[tuple[str, int]]:
-        """Take up to ``count`` ready jobs, highest priority first: (job id, score) pairs."""
-        args = [count, now_ms(), int(lock_seconds * 1000)]
-        rows = await self.scripts.take(args=args)
-        return [(rows[i].decode(), int(float(rows[i + 1]))) for i in range(0, len(rows), 2)]
+    async def take(self, count: int, lock_seconds: float, worker: str) -> list[Taken]:
+        """Take up to ``count`` ready jobs, highest priority first, and claim their messages."""
+        args: list[Any] = [count, now_ms(), int(lock_seconds * 1000), worker, self._retention_ms]
+        taken = []
+        for raw_job, score, row in await self.scripts.take(args=args):
+            job_id = raw_job.decode()
+            taken.append(Taken(job_id, int(float(score)), _claim_result(job_id, row)))
+        return taken
 
     async def finish_job(self, job_id: str, *, requeue: bool) -> None:
         """arq is done with a job: delete it, or (an interrupted run) put it back in the queue."""

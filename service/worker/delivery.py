@@ -50,11 +50,15 @@ def decide(
     return Decision("retry", next_at)
 
 
-async def deliver(deps: WorkerDeps, message_id: str, job_id: str, delivery: int) -> str:
-    """Run one attempt; returns sent, failed, retry, dead, expired or a skip reason."""
-    claimed = await deps.queue.claim(message_id, job_id, deps.worker_id)
+async def deliver(deps: WorkerDeps, claimed: Claim | Skip, job_id: str, delivery: int) -> str:
+    """Run one attempt of a claimed message.
+
+    Returns sent, failed, retry, dead, expired, or the skip reason when there was nothing to send.
+    ``delivery`` counts the runs of this job (arq's job_try): above 1 it is a redelivery.
+    """
     if isinstance(claimed, Skip):
-        return _skipped(claimed, message_id)
+        return skipped(claimed, job_id)
+    message_id = claimed.message_id
     fields = {"message_id": message_id, "attempt": claimed.attempt, "priority": claimed.priority}
     if claimed.redelivered:
         metrics.REDELIVERED.labels(claimed.priority).inc()
@@ -71,7 +75,9 @@ async def deliver(deps: WorkerDeps, message_id: str, job_id: str, delivery: int)
     return await _send(deps, claimed, job_id, fields)
 
 
-def _skipped(skip: Skip, message_id: str) -> str:
+def skipped(skip: Skip, job_id: str) -> str:
+    """Count and log a job that had nothing to send (its script already ended it)."""
+    message_id = job_id.rsplit(".", 1)[0]
     if skip.reason == "expired" and skip.priority:
         metrics.EXPIRED.labels(skip.priority).inc()
         log.info("expired before sending", extra={"message_id": message_id})

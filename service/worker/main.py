@@ -27,10 +27,11 @@ from service import metrics
 from service.background import Periodic
 from service.metrics.queue import gauge_refresher
 from service.queue import keys
-from service.queue.store import MessageQueue
+from service.queue.store import Claim, MessageQueue, Skip
 from service.redis import REDIS_ERRORS, create_redis
 from service.settings import Settings
 from service.worker.context import WorkerDeps
+from service.worker.delivery import skipped
 from service.worker.health import create_health_app, start_health_server
 from service.worker.tasks import send_message
 
@@ -54,6 +55,9 @@ class ZapqWorker(Worker):
         #: Jobs whose run the claim or complete script already ended: arq's finish needs no call.
         self.ended: set[str] = set()
         self.ctx["ended"] = self.ended
+        #: Claims made by take.lua, handed to each job's task (service/worker/tasks.py).
+        self.claims: dict[str, Claim] = {}
+        self.ctx["claims"] = self.claims
         self.last_poll = time.monotonic()
         self._backoff = 0.0
 
@@ -80,10 +84,16 @@ class ZapqWorker(Worker):
         free = self.max_jobs - self.job_counter
         if not self.allow_pick_jobs or free <= 0:
             return
-        for job_id, score in await self.queue.take(free, self.in_progress_timeout_s):
+        worker_id = self.ctx["deps"].worker_id
+        for taken in await self.queue.take(free, self.in_progress_timeout_s, worker_id):
+            job_id = taken.job_id
+            if isinstance(taken.claim, Skip):
+                skipped(taken.claim, job_id)  # the take script already ended the job
+                continue
+            self.claims[job_id] = taken.claim
             await self.sem.acquire()
             self.job_counter += 1
-            task = self.loop.create_task(self.run_job(job_id, score))
+            task = self.loop.create_task(self.run_job(job_id, taken.score))
             task.add_done_callback(lambda _: self._release_sem_dec_counter_on_complete())
             self.tasks[job_id] = task
 
@@ -97,6 +107,7 @@ class ZapqWorker(Worker):
         incr_score: int | None,
         keep_in_progress: float | None,
     ) -> None:
+        self.claims.pop(job_id, None)
         if finish and job_id in self.ended:
             self.ended.discard(job_id)
             return

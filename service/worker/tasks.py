@@ -19,8 +19,11 @@ REDIS_ERROR_PAUSE_SECONDS = 1.0
 
 
 async def send_message(ctx: dict[str, Any], message_id: str) -> str:
+    deps, job_id = ctx["deps"], ctx["job_id"]
     try:
-        outcome = await deliver(ctx["deps"], message_id, ctx["job_id"], ctx["job_try"])
+        # The worker's take claimed the message already; a job started any other way claims now.
+        claimed = ctx["claims"].pop(job_id, None) or await deps.queue.claim(job_id, deps.worker_id)
+        outcome = await deliver(deps, claimed, job_id, ctx["job_try"])
     except REDIS_ERRORS as exc:
         # Never let arq mark the job failed (it would drop it): run it again. The claim script makes
         # the rerun safe (a finished message is skipped).
@@ -30,5 +33,5 @@ async def send_message(ctx: dict[str, Any], message_id: str) -> str:
         await asyncio.sleep(REDIS_ERROR_PAUSE_SECONDS)
         raise RetryJob() from exc
     # Every way deliver() returns went through a script that ended the job's run.
-    ctx["ended"].add(ctx["job_id"])
+    ctx["ended"].add(job_id)
     return outcome

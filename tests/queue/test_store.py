@@ -29,11 +29,10 @@ async def head(redis: Redis, n: int) -> list[str]:
 
 async def take(queue: MessageQueue, redis: Redis, message_id: str) -> tuple[Claim, str]:
     """What a worker does: take the job (take.lua), then claim its message."""
-    [(job, _)] = await queue.take(1, lock_seconds=30)
-    assert job.startswith(message_id + ".")
-    claim = await queue.claim(message_id, job, "test-worker")
-    assert isinstance(claim, Claim)
-    return claim, job
+    [taken] = await queue.take(1, lock_seconds=30, worker="test-worker")
+    assert taken.job_id.startswith(message_id + ".")
+    assert isinstance(taken.claim, Claim)
+    return taken.claim, taken.job_id
 
 
 def test_arq_key_prefixes_match_installed_arq() -> None:
@@ -93,7 +92,7 @@ async def test_claim_send_and_skip_when_done(queue: MessageQueue, redis: Redis) 
     record = await queue.get(result.message_id)
     assert record is not None and record.status == "sent" and record.provider_id == "3EB0AA"
     # A redelivered job for a sent message is skipped and cannot overwrite the outcome.
-    assert await queue.claim(result.message_id, job, "other") == Skip("sent")
+    assert await queue.claim(job, "other") == Skip("sent")
     assert not await queue.complete(claim, job, "failed", error="late", error_class="x")
     assert (await queue.stats()).in_flight == 0, "recording the outcome ends the job's run"
     assert await redis.exists(keys.arq_job(job)) == 0
@@ -102,14 +101,14 @@ async def test_claim_send_and_skip_when_done(queue: MessageQueue, redis: Redis) 
 async def test_redelivery_is_flagged(queue: MessageQueue, redis: Redis) -> None:
     [result] = await queue.enqueue([msg()], "k")
     _, job = await take(queue, redis, result.message_id)
-    again = await queue.claim(result.message_id, job, "second-worker")
+    again = await queue.claim(job, "second-worker")
     assert isinstance(again, Claim) and again.redelivered and again.attempt == 2
 
 
 async def test_stale_job_is_skipped(queue: MessageQueue, redis: Redis) -> None:
     [result] = await queue.enqueue([msg()], "k")
-    assert await queue.claim(result.message_id, "not-its-job", "w") == Skip("stale")
-    assert await queue.claim("missing", "x", "w") == Skip("missing")
+    assert await queue.claim(f"{result.message_id}.99", "w") == Skip("stale")
+    assert await queue.claim("missing.1", "w") == Skip("missing")
 
 
 async def test_expired_on_claim(queue: MessageQueue, redis: Redis) -> None:
@@ -117,7 +116,7 @@ async def test_expired_on_claim(queue: MessageQueue, redis: Redis) -> None:
     [result] = await queue.enqueue([msg(expires_at_ms=now + 20)], "k", at_ms=now)
     await redis.hset(keys.message(result.message_id), "expires_at", now - 1)
     job = (await redis.hget(keys.message(result.message_id), "job")).decode()
-    skip = await queue.claim(result.message_id, job, "w")
+    skip = await queue.claim(job, "w")
     assert isinstance(skip, Skip) and skip.reason == "expired" and skip.priority == "normal"
     assert (await queue.get(result.message_id)).status == "expired"  # type: ignore[union-attr]
 
@@ -156,7 +155,7 @@ async def test_cancel_then_claim_is_skipped(queue: MessageQueue, redis: Redis) -
     job = (await redis.hget(keys.message(result.message_id), "job")).decode()
     assert await queue.cancel(result.message_id) == ("cancelled", None)
     assert await redis.zcard(keys.QUEUE) == 0
-    assert await queue.claim(result.message_id, job, "w") == Skip("cancelled")
+    assert await queue.claim(job, "w") == Skip("cancelled")
 
 
 async def test_cannot_cancel_while_sending(queue: MessageQueue, redis: Redis) -> None:
@@ -193,18 +192,19 @@ async def test_take_moves_jobs_in_flight_by_priority(queue: MessageQueue, redis:
     [low] = await queue.enqueue([msg(priority="low")], "k")
     [normal] = await queue.enqueue([msg()], "k")
     [urgent] = await queue.enqueue([msg(priority="urgent")], "k")
-    taken = await queue.take(2, lock_seconds=30)
-    assert [job.split(".")[0] for job, _ in taken] == [urgent.message_id, normal.message_id]
+    taken = await queue.take(2, lock_seconds=30, worker="w")
+    assert [t.job_id.split(".")[0] for t in taken] == [urgent.message_id, normal.message_id]
     stats = await queue.stats()
     assert (stats.ready_total, stats.in_flight) == (1, 2)
-    rest = await queue.take(5, lock_seconds=30)
-    assert [job.split(".")[0] for job, _ in rest] == [low.message_id]
+    rest = await queue.take(5, lock_seconds=30, worker="w")
+    assert [t.job_id.split(".")[0] for t in rest] == [low.message_id]
 
 
 async def test_interrupted_job_goes_back_in_place(queue: MessageQueue, redis: Redis) -> None:
     [first] = await queue.enqueue([msg("a")], "k")
     await queue.enqueue([msg("b")], "k", at_ms=now_ms() + 5)
-    [(job, score)] = await queue.take(1, lock_seconds=30)
+    [taken] = await queue.take(1, lock_seconds=30, worker="w")
+    job, score = taken.job_id, taken.score
     await queue.finish_job(job, requeue=True)
     assert await redis.zscore(keys.QUEUE, job) == score
     assert await head(redis, 1) == [first.message_id], "it keeps its place at the head"
@@ -213,20 +213,21 @@ async def test_interrupted_job_goes_back_in_place(queue: MessageQueue, redis: Re
 
 async def test_finished_job_is_deleted(queue: MessageQueue, redis: Redis) -> None:
     await queue.enqueue([msg()], "k")
-    [(job, _)] = await queue.take(1, lock_seconds=30)
+    [taken] = await queue.take(1, lock_seconds=30, worker="w")
+    job = taken.job_id
     await queue.finish_job(job, requeue=False)
     assert await redis.exists(keys.arq_job(job)) == 0
     assert (await queue.stats()).in_flight == 0
 
 
 async def test_expired_lock_redelivers(queue: MessageQueue, redis: Redis) -> None:
-    [result] = await queue.enqueue([msg()], "k")
-    [(job, _)] = await queue.take(1, lock_seconds=0)  # the worker that took it died
-    assert isinstance(await queue.claim(result.message_id, job, "dead-worker"), Claim)
+    await queue.enqueue([msg()], "k")
+    [first] = await queue.take(1, lock_seconds=0, worker="dies")  # its worker then died
+    assert isinstance(first.claim, Claim) and not first.claim.redelivered
     assert await queue.promote_due() == 1
-    [(again, _)] = await queue.take(1, lock_seconds=30)
-    assert again == job
-    claim = await queue.claim(result.message_id, again, "rescuer")
+    [again] = await queue.take(1, lock_seconds=30, worker="rescuer")
+    assert again.job_id == first.job_id
+    claim = again.claim
     assert isinstance(claim, Claim) and claim.redelivered and claim.attempt == 2
 
 

@@ -174,10 +174,12 @@ async def test_limiter_caps_sends_per_second(
 
 async def test_redelivery_limit_dead_letters(queue: MessageQueue, wsettings: Settings) -> None:
     [mid] = await enqueue(queue)
-    job = (await queue.redis.hget(f"zapq:msg:{mid}", "job")).decode()
-    deps = WorkerDeps.build(wsettings, queue.redis)
+    [taken] = await queue.take(1, lock_seconds=30, worker="w")
+    deps = WorkerDeps.build(wsettings, queue)
     try:
-        outcome = await deliver(deps, mid, job, wsettings.worker.max_deliveries + 1)
+        outcome = await deliver(
+            deps, taken.claim, taken.job_id, wsettings.worker.max_deliveries + 1
+        )
     finally:
         await deps.aclose()
     assert outcome == "dead"
@@ -195,9 +197,10 @@ async def test_duplicate_job_after_send_is_skipped(
     job = (await queue.redis.hget(f"zapq:msg:{mid}", "job")).decode()
     await start_worker()
     await wait_status(queue, mid, "sent")
-    deps = WorkerDeps.build(wsettings, queue.redis)
+    deps = WorkerDeps.build(wsettings, queue)
     try:
-        assert await deliver(deps, mid, job, 2) == "sent", "skipped: already sent"
+        claim = await queue.claim(job, "late-duplicate")
+        assert await deliver(deps, claim, job, 2) == "sent", "skipped: already sent"
     finally:
         await deps.aclose()
     assert sim.stats()["received"] == 1

@@ -55,3 +55,32 @@ local function end_job(job)
   redis.call('ZREM', INFLIGHT, job)
   redis.call('DEL', ARQ_JOB .. job, ARQ_RETRY .. job)
 end
+
+-- Claim a job's message for sending (status "sending", attempts + 1), or end the job if there is
+-- nothing to send. Returns {"claimed", to, text, priority, attempts, ready_at, expires_at,
+-- created_at, previous status} or {"skip", reason[, priority, ready_at]} where reason is
+-- missing | stale (another job owns the message) | <its final status> | expired.
+local function claim_job(job, now, worker, retention)
+  local id = string.match(job, '^(.*)%.%d+$')
+  local key = MSG .. id
+  local f = redis.call('HMGET', key, 'status', 'job', 'priority', 'expires_at', 'to', 'text',
+    'ready_at', 'created_at')
+  local status, owner, priority, expires = f[1], f[2], f[3], tonumber(f[4])
+  if not status then end_job(job); return {'skip', 'missing'} end
+  if FINAL[status] then end_job(job); return {'skip', status} end
+  if owner ~= job or (status ~= 'queued' and status ~= 'sending') then
+    end_job(job)
+    return {'skip', 'stale'}
+  end
+  if now >= expires then
+    end_job(job)
+    history(key, 'expired', now)
+    redis.call('PEXPIRE', key, n2s(retention))
+    return {'skip', 'expired', priority, f[7]}
+  end
+  -- "sending" here means a redelivery: the worker that held the job died or hung past its lock.
+  local attempts = redis.call('HINCRBY', key, 'attempts', 1)
+  redis.call('HSET', key, 'worker', worker)
+  history(key, 'sending', now, {attempt = attempts})
+  return {'claimed', f[5], f[6], priority, attempts, f[7], f[4], f[8], status}
+end
