@@ -1,4 +1,4 @@
-"""The `zapq` command: api, worker, evolution-sim, dev (and, as they land, schedule, status,
+"""The `zapq` command: api, worker, evolution-sim, status, dev (and, as they land, schedule,
 operator)."""
 
 from __future__ import annotations
@@ -45,6 +45,12 @@ def _sim(args: argparse.Namespace) -> None:
     server.run(args)
 
 
+def _status(args: argparse.Namespace) -> None:
+    from service.status import run
+
+    run(get_settings(), args)
+
+
 def _dev(args: argparse.Namespace) -> None:
     from service.dev import run_dev
 
@@ -68,6 +74,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     server.add_arguments(sim)
     sim.set_defaults(handler=_sim)
+
+    status = sub.add_parser(
+        "status", help="queue depths, ages, send rate and time to drain (reads Redis)"
+    )
+    status.add_argument("--watch", action="store_true", help="refresh until Ctrl-C")
+    status.add_argument(
+        "--interval", type=float, default=2.0, help="seconds between refreshes (default 2)"
+    )
+    status.add_argument(
+        "--metrics-url",
+        action="append",
+        help="a worker's /metrics URL, for the send rate; repeat for each worker "
+        "(default: ZAPQ_STATUS__METRICS_URLS, comma-separated)",
+    )
+    status.add_argument("--json", action="store_true", help="one JSON object per refresh")
+    status.set_defaults(handler=_status)
 
     dev = sub.add_parser(
         "dev", help="run the whole stack locally: Redis, simulator, API, 2 workers"
