@@ -27,13 +27,17 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 20.0
         await asyncio.sleep(0.02)
 
 
-def sim_settings(base: Settings, sim_url: str, **worker: Any) -> Settings:
+def sim_settings(
+    base: Settings, sim_url: str, evolution: dict[str, Any] | None = None, **worker: Any
+) -> Settings:
+    """Settings for a worker against the simulator (validated, so secrets stay SecretStr)."""
     data = base.model_dump()
     data["redis_url"] = base.redis_url.get_secret_value()
     data["api_keys"] = [k.get_secret_value() for k in base.api_keys]
     data["evolution"].update(
         base_url=sim_url, api_key="evo-key", instance="zapq", read_timeout_seconds=2
     )
+    data["evolution"].update(evolution or {})
     data["worker"].update(
         retry_delays_seconds=[0.05, 0.1, 0.15],
         poll_delay_seconds=0.01,

@@ -77,9 +77,7 @@ async def test_timeout_is_retried_and_counted_as_possible_duplicate(
     queue: MessageQueue, start_worker: Factory, sim: Any, wsettings: Settings
 ) -> None:
     sim.configure(timeout_rate=1.0, timeout_hang_seconds=1.5)
-    settings = wsettings.model_copy(
-        update={"evolution": wsettings.evolution.model_copy(update={"read_timeout_seconds": 0.3})}
-    )
+    settings = sim_settings(wsettings, sim.url, {"read_timeout_seconds": 0.3})
     [mid] = await enqueue(queue)
     await start_worker(settings)
     await eventually(lambda: _received(sim, 1))
@@ -98,13 +96,12 @@ async def test_our_configuration_errors_are_retried_loudly(
     queue: MessageQueue,
     start_worker: Factory,
     wsettings: Settings,
+    sim: Any,
     caplog: pytest.LogCaptureFixture,
     evolution: dict[str, str],
     error_class: str,
 ) -> None:
-    settings = wsettings.model_copy(
-        update={"evolution": wsettings.evolution.model_copy(update=evolution)}
-    )
+    settings = sim_settings(wsettings, sim.url, evolution)
     [mid] = await enqueue(queue)
     with caplog.at_level(logging.WARNING, logger="zapq.worker"):
         await start_worker(settings)

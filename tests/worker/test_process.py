@@ -92,12 +92,13 @@ async def test_sigkill_loses_nothing(
     sim.configure(latency_ms=1500)
     queue = MessageQueue(redis, sim_settings(settings, sim.url))
     ids = await enqueue(queue, 10)
-    # A short job timeout so that arq's in-progress lock (timeout + 10 s) frees the jobs quickly.
+    # A short job timeout so that the in-flight lock (timeout + 10 s) frees the jobs quickly.
     env = worker_env(
         redis_url,
         sim.url,
-        ZAPQ_WORKER__JOB_TIMEOUT_SECONDS="8",
+        ZAPQ_WORKER__JOB_TIMEOUT_SECONDS="6",
         ZAPQ_EVOLUTION__READ_TIMEOUT_SECONDS="3",
+        ZAPQ_EVOLUTION__CONNECT_TIMEOUT_SECONDS="1",
     )
     victim = spawn(env, tmp_path / "victim.log")
     procs.append(victim)
@@ -123,7 +124,7 @@ async def test_worker_survives_a_redis_restart(
         client = Redis.from_url(url)
         queue = MessageQueue(client, sim_settings(settings, sim.url))
         first = await enqueue(queue, 5)
-        env = worker_env(url, sim.url, ZAPQ_WORKER__JOB_TIMEOUT_SECONDS="8")
+        env = worker_env(url, sim.url, ZAPQ_WORKER__JOB_TIMEOUT_SECONDS="12")
         procs.append(spawn(env, tmp_path / "worker.log"))
         for mid in first:
             await wait_status(queue, mid, "sent")
