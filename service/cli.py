@@ -40,7 +40,7 @@ def _worker(_: argparse.Namespace) -> None:
 
 
 def _sim(args: argparse.Namespace) -> None:
-    from service.sim import server
+    from service.sim import server as server
 
     server.run(args)
 
@@ -70,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker.set_defaults(handler=_worker)
 
     sim = sub.add_parser("evolution-sim", help="run the Evolution API v2 simulator")
-    from service.sim import server
+    from service.sim import server as server
 
     server.add_arguments(sim)
     sim.set_defaults(handler=_sim)
