@@ -1,66 +1,72 @@
-"""Evolution API v2 client over one shared httpx.AsyncClient (contract: ../shared/evolution-api.md).
+"""Evolution API v2 client over one shared httpx.AsyncClient (contract: evolution-api.md).
 
-The hot path is send_text(): one POST per message at 50 msg/s per worker, so it keeps per-request
-work small: the sendText URL is parsed once, bodies go through orjson, and by default the
-requests ride aiohttp's transport under the httpx API (less CPU than httpcore; docs/benchmarks.md).
+The hot path is send_text(): one POST per message at 50 msg/s per worker, so per-request work is
+kept small: bodies go through orjson, requests ride aiohttp's transport under the httpx API by
+default (a fifth of httpcore's CPU), and send_text hands a prebuilt request straight to the
+client's transport, skipping AsyncClient.send's auth, redirect and cookie machinery, which
+Evolution never needs (a third of the remaining CPU). Figures: docs/benchmarks.md.
+Classification of the answers lives in responses.py; the error tree in errors.py.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib.metadata import PackageNotFoundError, version
 from types import TracebackType
 from typing import Any
 
+import aiohttp
 import httpx
 import orjson
 
 from service.evolution.errors import (
-    EvolutionError,
-    EvolutionInstanceNotFound,
-    EvolutionInstanceUnavailable,
-    EvolutionInvalidRecipient,
-    EvolutionRejected,
-    EvolutionServerError,
     EvolutionTimeout,
     EvolutionTransportError,
-    EvolutionUnauthorized,
     EvolutionUnexpectedResponse,
 )
+from service.evolution.responses import classify, parse_sent
 from service.evolution.schemas import SentMessage
 from service.settings import EvolutionSettings
 
-USER_AGENT = "zapq/0.1.0"
+try:
+    USER_AGENT = f"zapq/{version('zapq')}"
+except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
+    USER_AGENT = "zapq/dev"
+
 _JSON = {"Content-Type": "application/json"}
-
-
-class _NoCookies(httpx.Cookies):
-    def extract_cookies(self, response: httpx.Response) -> None:
-        """Evolution sets no cookies; skip httpx's per-response urllib cookie-jar work."""
-
-
-class _HttpClient(httpx.AsyncClient):
-    """httpx.AsyncClient without a cookie jar (about 6 % of a request's CPU, profiled)."""
-
-    _no_cookies = _NoCookies()
-
-    @property
-    def cookies(self) -> httpx.Cookies:
-        return self._no_cookies
-
-    @cookies.setter
-    def cookies(self, cookies: Any) -> None:  # pragma: no cover - httpx API compatibility
-        raise TypeError("this client keeps no cookies")
+# Sending a few hundred bytes never waits on the socket unless the peer stopped reading: 10 s
+# bounds that without ever firing in normal operation.
+_WRITE_TIMEOUT_SECONDS = 10.0
+# Evolution runs on Node, whose HTTP server drops idle keep-alive connections after 5 s: reusing
+# one at that instant fails the request, so the client lets them go first.
+_KEEPALIVE_EXPIRY_SECONDS = 4.0
 
 
 def _transport(settings: EvolutionSettings, limits: httpx.Limits) -> httpx.AsyncBaseTransport:
     if settings.transport == "aiohttp":
         from httpx_aiohttp import AiohttpTransport
 
-        return AiohttpTransport(limits=limits)
+        # aiohttp's TCPConnector(limit=max_connections, keepalive_timeout=keepalive_expiry).
+        transport: httpx.AsyncBaseTransport = AiohttpTransport(limits=limits)
+        return transport
     return httpx.AsyncHTTPTransport(limits=limits)
 
 
+def _timeout(settings: EvolutionSettings) -> httpx.Timeout:
+    return httpx.Timeout(
+        connect=settings.connect_timeout_seconds,
+        # Evolution holds the response for the whole typing delay: the read budget includes it.
+        read=settings.read_timeout_seconds + settings.typing_delay_ms / 1000,
+        write=_WRITE_TIMEOUT_SECONDS,
+        # A pooled connection frees up within one request's longest time. (aiohttp applies this
+        # budget to the wait for a connection plus connecting.)
+        pool=settings.request_timeout_seconds,
+    )
+
+
 class EvolutionClient:
-    """One instance per process; safe for concurrent use by all its jobs."""
+    """One per process, shared by all its jobs; every failure is an EvolutionError."""
 
     def __init__(
         self,
@@ -71,22 +77,27 @@ class EvolutionClient:
     ) -> None:
         self.settings = settings
         limits = httpx.Limits(
-            max_connections=max_connections, max_keepalive_connections=max_connections
+            max_connections=max_connections,
+            max_keepalive_connections=max_connections,
+            keepalive_expiry=_KEEPALIVE_EXPIRY_SECONDS,
         )
-        read = settings.read_timeout_seconds + settings.typing_delay_ms / 1000
-        self._http = _HttpClient(
-            base_url=settings.base_url.rstrip("/"),
-            headers={"apikey": settings.api_key.get_secret_value(), "User-Agent": USER_AGENT},
-            # Evolution holds the response for the whole typing delay: the read budget includes it.
-            timeout=httpx.Timeout(
-                connect=settings.connect_timeout_seconds, read=read, write=10.0, pool=read
-            ),
-            transport=transport or _transport(settings, limits),
+        base_url = settings.base_url.rstrip("/")
+        headers = {"apikey": settings.api_key.get_secret_value(), "User-Agent": USER_AGENT}
+        timeout = _timeout(settings)
+        self._transport = transport or _transport(settings, limits)
+        self._http = httpx.AsyncClient(
+            base_url=base_url,
+            headers=headers,
+            timeout=timeout,
+            transport=self._transport,
+            # Evolution is reached directly: no proxy variables, no .netrc.
+            trust_env=False,
         )
-        # Parsed once: URL parsing is a visible share of a request's CPU at 50 msg/s.
-        self._send_url = httpx.URL(
-            f"{settings.base_url.rstrip('/')}/message/sendText/{settings.instance}"
-        )
+        # What every sendText shares, built once: URL parsing and header merging are a visible
+        # share of a request's CPU at 50 msg/s.
+        self._send_url = httpx.URL(f"{base_url}/message/sendText/{settings.instance}")
+        self._send_headers = httpx.Headers({**headers, **_JSON})
+        self._send_extensions = {"timeout": timeout.as_dict()}
 
     async def __aenter__(self) -> EvolutionClient:
         return self
@@ -112,37 +123,49 @@ class EvolutionClient:
         delay_ms: int | None = None,
         link_preview: bool | None = None,
     ) -> SentMessage:
-        """POST /message/sendText/{instance}; raises an EvolutionError subclass on any failure."""
+        """POST /message/sendText/{instance} with the flat v2 body; raises an EvolutionError."""
         body: dict[str, Any] = {"number": number, "text": text}
         if delay_ms is not None:
             body["delay"] = delay_ms
         if link_preview is not None:
             body["linkPreview"] = link_preview
-        response = await self._request("POST", self._send_url, body)
+        request = httpx.Request(
+            "POST",
+            self._send_url,
+            headers=self._send_headers,
+            content=orjson.dumps(body),
+            extensions=self._send_extensions,
+        )
+        with _transport_errors("POST"):
+            response = await self._transport.handle_async_request(request)
+            try:
+                content = await response.aread()
+            finally:
+                await response.aclose()
         if response.status_code != 201:
-            raise classify(response.status_code, _json(response))
-        return parse_sent(_json(response))
+            raise classify(response.status_code, _json(content))
+        return parse_sent(_json(content))
 
     # -- instance management (the operator) -------------------------------------------------------
 
     async def connection_state(self, instance: str | None = None) -> str:
+        """ "open", "connecting", "close" (or "refused"); "unknown" when Evolution has the
+        instance in its database but not loaded."""
         name = instance or self.settings.instance
         data = await self._expect(200, "GET", f"/instance/connectionState/{name}")
-        state = (data.get("instance") or {}).get("state") if isinstance(data, dict) else None
-        return str(state or "unknown")
+        inner = data.get("instance") if isinstance(data, dict) else None
+        state = inner.get("state") if isinstance(inner, dict) else None
+        return state if isinstance(state, str) else "unknown"
 
     async def whatsapp_numbers(self, numbers: list[str]) -> list[dict[str, Any]]:
+        """One OnWhatsAppDto per number: ``{jid, exists, number[, name][, lid]}``."""
         path = f"/chat/whatsappNumbers/{self.settings.instance}"
-        data = await self._expect(200, "POST", path, {"numbers": numbers})
-        if not isinstance(data, list):
-            raise EvolutionUnexpectedResponse(
-                "whatsappNumbers did not return a list", status_code=200
-            )
-        return data
+        return _list(await self._expect(200, "POST", path, {"numbers": numbers}))
 
     async def create_instance(
         self, name: str, *, token: str | None = None, webhook: dict[str, Any] | None = None
     ) -> dict[str, Any]:
+        """The 201 body; its ``hash`` is the new instance's own API key. Needs the global key."""
         body: dict[str, Any] = {
             "instanceName": name,
             "integration": "WHATSAPP-BAILEYS",
@@ -153,15 +176,16 @@ class EvolutionClient:
         if webhook:
             body["webhook"] = webhook
         data = await self._expect(201, "POST", "/instance/create", body)
-        return data if isinstance(data, dict) else {}
+        if not isinstance(data, dict):
+            raise EvolutionUnexpectedResponse("create did not return an object", status_code=201)
+        return data
 
     async def delete_instance(self, name: str) -> None:
         await self._expect(200, "DELETE", f"/instance/delete/{name}")
 
     async def fetch_instances(self, name: str | None = None) -> list[dict[str, Any]]:
         params = {"instanceName": name} if name else None
-        data = await self._expect(200, "GET", "/instance/fetchInstances", params=params)
-        return data if isinstance(data, list) else []
+        return _list(await self._expect(200, "GET", "/instance/fetchInstances", params=params))
 
     # -- plumbing ---------------------------------------------------------------------------------
 
@@ -173,10 +197,9 @@ class EvolutionClient:
         body: Any = None,
         params: dict[str, str] | None = None,
     ) -> Any:
-        response = await self._request(method, path, body, params)
-        data = _json(response)
-        if response.status_code != status:
-            raise classify(response.status_code, data)
+        answered, data = await self._request(method, path, body, params)
+        if answered != status:
+            raise classify(answered, data)
         return data
 
     async def _request(
@@ -185,86 +208,48 @@ class EvolutionClient:
         url: httpx.URL | str,
         body: Any = None,
         params: dict[str, str] | None = None,
-    ) -> httpx.Response:
+    ) -> tuple[int, Any]:
+        """(status, parsed JSON body or None); transport failures become EvolutionErrors."""
         content = orjson.dumps(body) if body is not None else None
-        try:
-            return await self._http.request(
+        with _transport_errors(method):
+            response = await self._http.request(
                 method, url, content=content, params=params, headers=_JSON if content else None
             )
-        except httpx.TimeoutException as exc:
-            raise EvolutionTimeout(f"{method} timed out ({type(exc).__name__})") from exc
-        except httpx.TransportError as exc:
-            raise EvolutionTransportError(f"{method} failed: {type(exc).__name__}: {exc}") from exc
+        return response.status_code, _json(response.content)
 
 
-def _json(response: httpx.Response) -> Any:
+@contextmanager
+def _transport_errors(method: str) -> Iterator[None]:
+    """No usable answer: httpx's (and aiohttp's) errors as EvolutionErrors."""
     try:
-        return orjson.loads(response.content) if response.content else None
+        yield
+    except httpx.TimeoutException as exc:
+        if _timed_out(exc):
+            raise EvolutionTimeout(f"{method} timed out ({type(exc).__name__})") from exc
+        detail = f"{method} failed: {type(exc.__cause__).__name__}: {exc}"[:300]
+        raise EvolutionTransportError(detail) from exc
+    except (httpx.RequestError, aiohttp.ClientError) as exc:
+        # aiohttp's own errors can escape httpx-aiohttp's mapping (a malformed response).
+        detail = f"{method} failed: {type(exc).__name__}: {exc}"[:300]
+        raise EvolutionTransportError(detail) from exc
+
+
+def _timed_out(exc: httpx.TimeoutException) -> bool:
+    """httpx-aiohttp maps every aiohttp connection error, a refused connection included, to
+    ConnectTimeout; only a real timeout may mean "sent, answer lost"."""
+    cause = exc.__cause__
+    return not isinstance(cause, aiohttp.ClientError) or isinstance(cause, TimeoutError)
+
+
+def _json(content: bytes) -> Any:
+    """The parsed body, or None when it is empty or not JSON (classified by its status)."""
+    try:
+        return orjson.loads(content) if content else None
     except orjson.JSONDecodeError:
         return None
 
 
-def _messages(data: Any) -> list[Any]:
-    """``response.message`` of the error envelope; a string (401, 500) becomes a one-item list."""
-    if not isinstance(data, dict):
-        return []
-    inner = data.get("response")
-    raw = inner.get("message") if isinstance(inner, dict) else data.get("message")
-    if raw is None:
-        return []
-    return raw if isinstance(raw, list) else [raw]
-
-
-def _describe(messages: list[Any]) -> str:
-    """Error text safe to log and store: strings as given, objects reduced to their keys' values
-    that carry no personal data (the exists:false object holds the phone number)."""
-    parts = []
-    for item in messages:
-        if isinstance(item, str):
-            parts.append(item[:300])
-        elif isinstance(item, dict) and "exists" in item:
-            parts.append(f"exists={item['exists']}")
-        else:
-            parts.append(type(item).__name__)
-    return "; ".join(parts) or "no message"
-
-
-def classify(status: int, data: Any) -> EvolutionError:
-    """The EvolutionError for a non-success answer (contract section 4)."""
-    messages = _messages(data)
-    detail = f"HTTP {status}: {_describe(messages)}"
-    if status == 400:
-        if any(isinstance(m, dict) and m.get("exists") is False for m in messages):
-            return EvolutionInvalidRecipient("number is not on WhatsApp", status_code=status)
-        if any(isinstance(m, str) and m.startswith("Error") for m in messages):
-            return EvolutionInstanceUnavailable(detail, status_code=status)
-        return EvolutionRejected(detail, status_code=status)
-    if status == 401:
-        return EvolutionUnauthorized(
-            f"{detail} (check ZAPQ_EVOLUTION__API_KEY)", status_code=status
-        )
-    if status == 404:
-        return EvolutionInstanceNotFound(
-            f"{detail} (check ZAPQ_EVOLUTION__INSTANCE)", status_code=status
-        )
-    if status >= 500:
-        return EvolutionServerError(detail, status_code=status)
-    return EvolutionUnexpectedResponse(detail, status_code=status)
-
-
-def parse_sent(data: Any) -> SentMessage:
-    """The 201 body (section 3): key.id, key.remoteJid; messageTimestamp int or string (v1)."""
-    key = data.get("key") if isinstance(data, dict) else None
-    if not isinstance(key, dict) or not key.get("id"):
-        raise EvolutionUnexpectedResponse("201 without key.id", status_code=201)
-    raw_ts = data.get("messageTimestamp")
-    try:
-        timestamp = int(raw_ts) if raw_ts is not None else 0
-    except (TypeError, ValueError):
-        timestamp = 0
-    return SentMessage(
-        provider_id=str(key["id"]),
-        remote_jid=str(key.get("remoteJid") or ""),
-        status=str(data.get("status") or "PENDING"),
-        timestamp=timestamp,
-    )
+def _list(data: Any) -> list[dict[str, Any]]:
+    if not isinstance(data, list):
+        raise EvolutionUnexpectedResponse("expected a JSON array", status_code=200)
+    return data
