@@ -1,4 +1,4 @@
-"""The Evolution API v2 simulator: the project's only fake (contract: docs of the Evolution API).
+"""The Evolution API v2 simulator: the project's only fake (contract: evolution-api.md).
 
 Used by `zapq dev`, the tests (tests/sim_fixture.py) and the load tests. It answers the routes
 zapq uses the way Evolution 2.3.x does (guard order, error envelopes, validation messages,

@@ -76,7 +76,10 @@ def run(args: argparse.Namespace) -> None:
 
     from service.sim.app import SimApp
 
-    config = config_from_args(args)
+    try:
+        config = config_from_args(args)
+    except ValueError as exc:  # pydantic's ValidationError included: a rate above 1, say
+        raise SystemExit(f"evolution-sim: invalid flags: {exc}") from exc
     server = uvicorn.Server(
         uvicorn.Config(
             SimApp(config),
