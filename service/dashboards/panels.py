@@ -36,6 +36,8 @@ DATASOURCE = DataSourceRef(type_val="prometheus", uid="${datasource}")
 # `pod`, so one matcher selects a release everywhere, whichever monitor kind scrapes it.
 RELEASE_PODS = 'pod=~"$release-.+"'
 SEL = f'namespace=~"$namespace", {RELEASE_PODS}'
+# zapq_worker_* gauges of the worker pods only (api processes register them too, at 0).
+WORKERS = 'namespace=~"$namespace", pod=~"$release-worker-.+"'
 # The series the variables are read from: every api and worker process exports it.
 _ANCHOR = "zapq_queue_dead_letters"
 # Rate window: Grafana's $__rate_interval is at least four scrape intervals, never too short.

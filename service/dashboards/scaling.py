@@ -15,6 +15,7 @@ from service.dashboards.panels import (
     RATE,
     RELEASE_PODS,
     SEL,
+    WORKERS,
     PanelBuilder,
     dashboard,
     graph,
@@ -68,7 +69,7 @@ def _autoscaler() -> list[PanelBuilder]:
             COUNT,
             [
                 query(
-                    f"{READY_TOTAL} / clamp_min(count(zapq_worker_max_jobs{{{SEL}}}), 1)",
+                    f"{READY_TOTAL} / clamp_min(count(zapq_worker_max_jobs{{{WORKERS}}}), 1)",
                     "ready per worker",
                 ),
                 query(f"max(kube_horizontalpodautoscaler_spec_target_metric{{{HPA}}})", "target"),
@@ -80,8 +81,8 @@ def _autoscaler() -> list[PanelBuilder]:
             "total job slots.",
             COUNT,
             [
-                query(f"count(zapq_worker_max_jobs{{{SEL}}})", "workers"),
-                query(f"sum(zapq_worker_max_jobs{{{SEL}}})", "job slots"),
+                query(f"count(zapq_worker_max_jobs{{{WORKERS}}})", "workers"),
+                query(f"sum(zapq_worker_max_jobs{{{WORKERS}}})", "job slots"),
             ],
             width=24,
         ),

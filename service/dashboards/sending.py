@@ -10,7 +10,7 @@ from service.dashboards.panels import (
     RATIO,
     REQ_PER_SECOND,
     SECONDS,
-    SEL,
+    WORKERS,
     PanelBuilder,
     breakdown,
     dashboard,
@@ -145,8 +145,8 @@ def _workers() -> list[PanelBuilder]:
             "Jobs each worker pod runs now, against its max_jobs: pods at their max are saturated.",
             COUNT,
             [
-                query(f"sum by (pod) (zapq_worker_in_flight_jobs{{{SEL}}})", "{{pod}}"),
-                query(f"max(zapq_worker_max_jobs{{{SEL}}})", "max_jobs"),
+                query(f"sum by (pod) (zapq_worker_in_flight_jobs{{{WORKERS}}})", "{{pod}}"),
+                query(f"max(zapq_worker_max_jobs{{{WORKERS}}})", "max_jobs"),
             ],
             width=8,
         ),
@@ -156,8 +156,8 @@ def _workers() -> list[PanelBuilder]:
             RATIO,
             [
                 query(
-                    f"sum(zapq_worker_in_flight_jobs{{{SEL}}})"
-                    f" / sum(zapq_worker_max_jobs{{{SEL}}})",
+                    f"sum(zapq_worker_in_flight_jobs{{{WORKERS}}})"
+                    f" / sum(zapq_worker_max_jobs{{{WORKERS}}})",
                     "slots in use",
                 )
             ],

@@ -9,9 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[2]
 CATALOGUE = ROOT / "docs" / "metrics.md"
-DASHBOARD_DIR = ROOT / "helm" / "zapq" / "dashboards"
+CHART = ROOT / "helm" / "zapq"
+DASHBOARD_DIR = CHART / "dashboards"
 
 # A metric name directly followed by its label matchers: every selector in zapq's expressions
 # has matchers, so this finds every series an expression reads (functions are followed by "(").
@@ -73,6 +76,22 @@ def dashboard_expressions() -> list[Expression]:
         short = board["title"].removeprefix("zapq / ")
         for panel in panels(board):
             found += [Expression((short, panel["title"]), t["expr"]) for t in panel["targets"]]
+    return found
+
+
+def alert_expressions() -> list[Expression]:
+    """Every alert rule's expr from the chart's rule files (YAML with `groups:`)."""
+    found = []
+    for path in sorted(CHART.rglob("*.yaml")):
+        if "templates" in path.parts:
+            continue
+        document = yaml.safe_load(path.read_text())
+        if not isinstance(document, dict) or "groups" not in document:
+            continue
+        for group in document["groups"]:
+            for rule in group["rules"]:
+                if "alert" in rule:
+                    found.append(Expression(("alert", rule["alert"]), str(rule["expr"])))
     return found
 
 
