@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from service.scheduler.settings import ScheduleSettings
+
 
 def _split_commas(value: Any) -> Any:
     """Accept ``"a, b"`` (or a JSON list) as well as a list: env vars give lists comma-separated."""
@@ -150,6 +152,7 @@ class Settings(BaseSettings):
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     messages: MessageSettings = Field(default_factory=MessageSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
 
     @field_validator("api_keys", mode="before")
     @classmethod
