@@ -97,10 +97,17 @@ class MessageQueue:
     # -- producers ------------------------------------------------------------------------------
 
     async def enqueue(
-        self, messages: Sequence[NewMessage], key_id: str, *, at_ms: int | None = None
+        self,
+        messages: Sequence[NewMessage],
+        key_id: str,
+        *,
+        at_ms: int | None = None,
+        idempotency_ttl_ms: int | None = None,
     ) -> list[EnqueueResult]:
         """Enqueue many messages in one atomic round trip; idempotency keys are per ``key_id``.
 
+        New idempotency keys live ``idempotency_ttl_ms`` (default: api.idempotency_ttl_seconds);
+        the scheduler passes its own, longer, so that its dedupe window covers its send windows.
         A new message's result carries its record as written, so callers need no read-back.
         """
         if not messages:
@@ -110,7 +117,7 @@ class MessageQueue:
         args: list[Any] = [
             now,
             self._retention_ms,
-            self.settings.api.idempotency_ttl_seconds * 1000,
+            idempotency_ttl_ms or self.settings.api.idempotency_ttl_seconds * 1000,
             keys.JOB_EXTRA_TTL_MS,
         ]
         args += [
