@@ -16,7 +16,7 @@ async def test_burst_is_free_then_spaced_by_rate() -> None:
     waits = [await bucket.acquire() for _ in range(5)]
     assert max(waits) < 0.005, "the banked burst is taken at once"
     # The bank is empty: the next caller waits about one 1/rate slot (less whatever refilled).
-    assert 0 < await bucket.acquire() <= 0.01
+    assert await bucket.acquire() > 0.008
 
 
 async def test_waiters_take_turns() -> None:
