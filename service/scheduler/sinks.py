@@ -1,0 +1,125 @@
+"""Where planned messages go: the queue (through MessageQueue.enqueue, like the API) or, in a dry
+run, a sample printed for a person to read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Protocol, TextIO
+from zoneinfo import ZoneInfo
+
+from service import metrics
+from service.logging import mask_phone
+from service.queue.store import MessageQueue
+from service.scheduler.plan import SOURCE, Planned
+from service.scheduler.summary import Summary
+from service.scheduler.timing import Window
+
+#: The idempotency namespace (MessageQueue key_id) of every scheduler message.
+KEY_ID = "scheduler"
+
+
+class Sink(Protocol):
+    async def add(self, planned: list[Planned]) -> None: ...
+
+    async def flush(self) -> None: ...
+
+
+class QueueSink:
+    """Enqueues in chunks: one atomic round trip per chunk, each message new or a duplicate.
+
+    "duplicate" and "conflict" both mean that the key (charge, rule, due date) was enqueued before,
+    by an earlier or a concurrent run (a conflict: with other text or send time, e.g. a later
+    rerun spreads over what is left of the window): either way nothing is enqueued again.
+    """
+
+    def __init__(
+        self,
+        queue: MessageQueue,
+        summary: Summary,
+        chunk_size: int,
+        margin_ms: int,
+        clock: Callable[[], int],
+    ) -> None:
+        self.queue = queue
+        self.summary = summary
+        self.chunk_size = chunk_size
+        self.margin_ms = margin_ms
+        self.clock = clock
+        self.pending: list[Planned] = []
+
+    async def add(self, planned: list[Planned]) -> None:
+        self.pending += planned
+        while len(self.pending) >= self.chunk_size:
+            chunk, self.pending = self.pending[: self.chunk_size], self.pending[self.chunk_size :]
+            await self._enqueue(chunk)
+
+    async def flush(self) -> None:
+        chunk, self.pending = self.pending, []
+        if chunk:
+            await self._enqueue(chunk)
+
+    async def _enqueue(self, chunk: list[Planned]) -> None:
+        now = self.clock()
+        # Keys outlive the last moment any run could enqueue these messages again (their expiry).
+        last_expiry = max(item.message.expires_at_ms or now for item in chunk)
+        ttl_ms = max(last_expiry - now, 0) + self.margin_ms
+        results = await self.queue.enqueue(
+            [item.message for item in chunk], KEY_ID, at_ms=now, idempotency_ttl_ms=ttl_ms or 1000
+        )
+        for item, result in zip(chunk, results, strict=True):
+            counts = self.summary.per_rule[item.rule]
+            if result.outcome == "new":
+                counts["enqueued"] += 1
+                metrics.ACCEPTED.labels(item.message.priority, SOURCE).inc()
+            else:
+                counts["deduped"] += 1
+                metrics.DEDUPLICATED.labels(SOURCE).inc()
+
+
+class DryRunSink:
+    """Keeps the first ``sample_size`` planned messages; enqueues nothing."""
+
+    def __init__(self, sample_size: int) -> None:
+        self.sample_size = sample_size
+        self.sample: list[Planned] = []
+
+    async def add(self, planned: list[Planned]) -> None:
+        room = self.sample_size - len(self.sample)
+        if room > 0:
+            self.sample += planned[:room]
+
+    async def flush(self) -> None:
+        return None
+
+    def report(
+        self, summary: Summary, windows: dict[str, Window | None], zone: ZoneInfo, out: TextIO
+    ) -> None:
+        def clock(ms: int) -> str:
+            return datetime.fromtimestamp(ms / 1000, zone).strftime("%H:%M")
+
+        out.write(f"dry run for {summary.run_date} ({zone.key}); nothing is enqueued\n\n")
+        out.write(
+            f"{'rule':<24}{'eligible':>9}{'planned':>9}{'outside':>9}{'bad phone':>10}"
+            f"{'template':>10}  window\n"
+        )
+        for name, counts in summary.per_rule.items():
+            window = windows[name]
+            span = f"{clock(window.start_ms)}-{clock(window.end_ms)}" if window else "-"
+            out.write(
+                f"{name:<24}{counts['eligible']:>9,}{counts['planned']:>9,}"
+                f"{counts['outside_window']:>9,}{counts['invalid_phone']:>10,}"
+                f"{counts['template_errors']:>10,}  {span}\n"
+            )
+        out.write("(window -: closed that day, or already over)\n")
+        out.write(f"\nsample ({len(self.sample)} of {summary.total('planned'):,}):\n")
+        for item in self.sample:
+            message = item.message
+            send_at = clock(message.send_at_ms) if message.send_at_ms else "now"
+            charge = (message.metadata or {}).get("charge_id")
+            out.write(
+                f"- [{item.rule}] charge {charge} to {mask_phone(message.to)} at {send_at}"
+                f" (expires {clock(message.expires_at_ms or 0)})\n  {message.text}\n"
+            )
+        out.write("\n")
