@@ -51,6 +51,12 @@ def _status(args: argparse.Namespace) -> None:
     run(get_settings(), args)
 
 
+def _schedule(args: argparse.Namespace) -> None:
+    from service.scheduler.cli import run
+
+    run(args)
+
+
 def _dev(args: argparse.Namespace) -> None:
     from service.dev import run_dev
 
@@ -90,6 +96,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     status.add_argument("--json", action="store_true", help="one JSON object per refresh")
     status.set_defaults(handler=_status)
+
+    schedule = sub.add_parser(
+        "schedule", help="enqueue today's billing reminders (run daily by a CronJob)"
+    )
+    from service.scheduler import cli as schedule_cli
+
+    schedule_cli.add_arguments(schedule)
+    schedule.set_defaults(handler=_schedule)
 
     dev = sub.add_parser(
         "dev", help="run the whole stack locally: Redis, simulator, API, 2 workers"
