@@ -40,6 +40,29 @@ async def test_sends_under_backlog_are_spaced_by_the_rate() -> None:
     assert min(gaps) >= 1 / 100 - 0.001
 
 
+async def test_a_busy_worker_does_not_catch_up_after_a_stall() -> None:
+    bucket = TokenBucket(rate_per_second=100, burst=3)
+    for _ in range(4):
+        await bucket.acquire()  # the burst, then one paced send: the worker is busy
+    await asyncio.sleep(0.2)  # a stall (slow Evolution): 20 tokens' worth of time, still busy
+    stamps = []
+    for _ in range(6):
+        await bucket.acquire()
+        stamps.append(time.monotonic())
+    # One token ahead at most, then paced again: no burst of 20 after the stall.
+    gaps = [b - a for a, b in itertools.pairwise(stamps)]
+    assert min(gaps) >= 1 / 100 - 0.001
+
+
+async def test_an_idle_worker_gets_its_burst_back() -> None:
+    bucket = TokenBucket(rate_per_second=1000, burst=5)
+    for _ in range(5):
+        await bucket.acquire()
+    await asyncio.sleep(1.1)  # idle for longer than IDLE_SECONDS
+    waits = [await bucket.acquire() for _ in range(5)]
+    assert max(waits) < 0.005
+
+
 async def test_cancelled_waiter_consumes_nothing() -> None:
     bucket = TokenBucket(rate_per_second=10, burst=1)
     await bucket.acquire()
