@@ -79,6 +79,7 @@ def redis_server(
     *,
     appendonly: bool = False,
     password: str | None = None,
+    compact_hashes: bool = True,
 ) -> Iterator[str]:
     """Run redis-server on 127.0.0.1 until the block ends; yields its URL."""
     port = port or free_port()
@@ -99,6 +100,10 @@ def redis_server(
         "--maxmemory-policy",
         "noeviction",
     ]
+    if compact_hashes:
+        # Message records carry the text (often > Redis's 64-byte default): with this a record stays
+        # a compact listpack, 2.5 KB -> 1 KB per queued message (docs/benchmarks.md).
+        args += ["--hash-max-ziplist-value", "1024"]
     if password:
         args += ["--requirepass", password]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
