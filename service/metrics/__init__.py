@@ -61,7 +61,7 @@ EVOLUTION_REQUESTS = Counter(
 )
 EVOLUTION_DURATION = Histogram(
     "zapq_evolution_request_duration_seconds",
-    "sendText request duration, by outcome.",
+    "sendText request duration, by outcome kind: sent, timeout or error.",
     ["outcome"],
     buckets=_REQUEST_BUCKETS,
 )
