@@ -193,14 +193,14 @@ async def _consume(
 async def _finish(
     settings: Settings, schedule: ScheduleSettings, summary: Summary, out: TextIO
 ) -> None:
-    result = summary.as_dict()
-    finished_at = datetime.now(UTC).timestamp()
-    out.write(orjson.dumps(result).decode() + "\n")
-    out.flush()
     if summary.failed:
         log.error(
             "schedule run failed", extra={"error_code": summary.error_code, "error": summary.error}
         )
+    result = summary.as_dict()
+    finished_at = datetime.now(UTC).timestamp()
+    out.write(orjson.dumps(result).decode() + "\n")
+    out.flush()
     if summary.dry_run:
         return
     redis: Redis = create_redis(settings, "scheduler")

@@ -42,9 +42,10 @@ class Source(abc.ABC):
 
 
 def safe_url(url: str) -> str:
-    """scheme://host/path: query strings and userinfo may hold secrets, logs must not."""
+    """scheme://host:port/path: query strings and userinfo may hold secrets, logs must not."""
     parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.hostname or ''}{parts.path}"
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname or ''}{port}{parts.path}"
 
 
 async def with_retries(

@@ -123,7 +123,8 @@ class HttpSource(Source):
     async def _get(self, url: str, params: dict[str, str]) -> Any:
         async def attempt() -> Any:
             try:
-                response = await self._client.get(url, params=params)
+                # Merged, not replaced: the configured URL may carry a query of its own.
+                response = await self._client.get(httpx.URL(url).copy_merge_params(params))
             except httpx.HTTPError as exc:
                 raise Retryable(f"{type(exc).__name__}: {exc}") from exc
             if response.status_code in _RETRY_STATUS:
