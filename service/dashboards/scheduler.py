@@ -1,8 +1,10 @@
 """zapq / Scheduler: did the daily `zapq schedule` run, did it succeed, what did it enqueue.
 
 The scheduler is a short-lived CronJob that Prometheus never scrapes. It writes its last run into
-Redis (zapq:schedule:last-run) and every api and worker process exports that as gauges, so these
-panels aggregate with max like the queue gauges.
+Redis (zapq:schedule:last-run) and every api and worker process exports that as gauges, so those
+panels aggregate with max like the queue gauges. Its per-rule figures reach Prometheus only
+through a Pushgateway (ZAPQ_SCHEDULE__PUSHGATEWAY_URL): pushed as job "zapq-schedule", one group
+that each run replaces, they carry no namespace or pod of zapq's, so PUSHED selects them by job.
 """
 
 from __future__ import annotations
@@ -24,6 +26,11 @@ from service.dashboards.panels import (
 LAST_RUN = shared("zapq_schedule_last_run_timestamp_seconds")
 LAST_SUCCESS = shared("zapq_schedule_last_success_timestamp_seconds")
 LAST_FAILED = shared("zapq_schedule_last_run_failed")
+PUSHED = 'job="zapq-schedule"'
+_PUSHED_NOTE = (
+    " Pushed by `zapq schedule` to the Pushgateway set in ZAPQ_SCHEDULE__PUSHGATEWAY_URL (no data "
+    "without one); selected by its push job, not by namespace and release."
+)
 # A daily schedule: more than 26 h since the last success means a run was missed.
 _DAY_SECONDS = 86_400
 _MISSED_SECONDS = 26 * 3600
@@ -33,8 +40,9 @@ def build() -> Dashboard:
     return dashboard(
         "zapq-scheduler",
         "zapq / Scheduler",
-        "The daily `zapq schedule` run: when it last ran and succeeded, and its errors.",
-        [("Last run", _last_run()), ("History", _history())],
+        "The daily `zapq schedule` run: when it last ran and succeeded, what each rule enqueued, "
+        "and its errors.",
+        [("Last run", _last_run()), ("Per rule (last run)", _per_rule()), ("History", _history())],
     )
 
 
@@ -71,6 +79,39 @@ def _last_run() -> list[PanelBuilder]:
             width=6,
             thresholds=[(1, "red")],
             mappings={"0": ("ok", "green"), "1": ("failed", "red")},
+        ),
+    ]
+
+
+def _per_rule() -> list[PanelBuilder]:
+    problems = 'outcome=~"outside_window|invalid_phone|template_errors"'
+    return [
+        graph(
+            "Messages enqueued per rule",
+            "Messages the last run enqueued, per rule (deduplicated ones excluded)." + _PUSHED_NOTE,
+            COUNT,
+            [
+                query(
+                    f'max by (rule) (zapq_schedule_run_messages{{{PUSHED}, outcome="enqueued"}})',
+                    "{{rule}}",
+                )
+            ],
+        ),
+        graph(
+            "Skipped messages per rule",
+            "Messages of the last run not enqueued, per rule and reason: outside the send "
+            "window, an invalid phone, a template field missing." + _PUSHED_NOTE,
+            COUNT,
+            [
+                query(
+                    f"max by (rule, outcome) (zapq_schedule_run_messages{{{PUSHED}, {problems}}})",
+                    "{{rule}} {{outcome}}",
+                ),
+                query(
+                    f'max(zapq_schedule_run_charges{{{PUSHED}, outcome="invalid_records"}})',
+                    "invalid source records",
+                ),
+            ],
         ),
     ]
 

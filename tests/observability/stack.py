@@ -36,6 +36,7 @@ class Stack:
     api: str
     sim: str
     prometheus: str
+    env: dict[str, str] = field(default_factory=dict)  # the zapq processes' environment
     metrics: dict[str, str] = field(default_factory=dict)  # pod name -> /metrics URL
 
     def sim_stats(self) -> dict[str, Any]:
@@ -123,6 +124,7 @@ def running_stack(tmp: Path, rule_files: list[Path]) -> Iterator[Stack]:
             stack = Stack(
                 redis_url, f"http://127.0.0.1:{api_port}", sim_url, f"http://127.0.0.1:{prom_port}"
             )
+            stack.env = env
             stack.metrics = {
                 pod: f"http://127.0.0.1:{port}/metrics" for pod, (_, port) in targets.items()
             }

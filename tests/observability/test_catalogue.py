@@ -11,6 +11,7 @@ from prometheus_client.metrics import MetricWrapperBase
 from service import metrics
 from service.evolution.errors import ERROR_CLASSES
 from service.queue.keys import PRIORITIES
+from service.scheduler import metrics as scheduler_metrics
 from tests.observability.catalogue import (
     CATALOGUE,
     base_name,
@@ -22,9 +23,10 @@ CLUSTER_PREFIXES = ("kube_", "container_")
 
 
 def zapq_metrics() -> dict[str, MetricWrapperBase]:
-    """Series name (counters with _total) -> metric object, for every object in service.metrics."""
+    """Series name (counters with _total) -> metric object, for every metric object zapq defines:
+    service.metrics (api, workers) and the scheduler's pushed registry."""
     found = {}
-    for value in vars(metrics).values():
+    for value in [*vars(metrics).values(), *vars(scheduler_metrics).values()]:
         if isinstance(value, MetricWrapperBase):
             name = value._name + ("_total" if value._type == "counter" else "")
             found[name] = value
@@ -32,8 +34,9 @@ def zapq_metrics() -> dict[str, MetricWrapperBase]:
 
 
 def exposed_families() -> dict[str, str]:
-    """Every family on a zapq /metrics page (the default registry): name -> type."""
-    text = generate_latest(REGISTRY).decode()
+    """Every family on a zapq /metrics page (the default registry) or in the scheduler's push:
+    name -> type."""
+    text = (generate_latest(REGISTRY) + generate_latest(scheduler_metrics.REGISTRY)).decode()
     families = {}
     for name, kind in re.findall(r"^# TYPE (\S+) (\S+)$", text, re.MULTILINE):
         total = kind == "counter" and not name.endswith("_total")
