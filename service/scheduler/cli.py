@@ -44,12 +44,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
+    from pydantic import ValidationError
+
     from service.logging import configure_logging
     from service.scheduler.errors import ConfigError, RulesError
     from service.scheduler.run import RunOptions, run_schedule
     from service.settings import get_settings
 
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        # Without valid settings there is no Redis to record the run in: the exit code and the
+        # missed-run alert (no new success) report it.
+        sys.stderr.write(f"zapq schedule: invalid settings: {exc}\n")
+        sys.exit(EXIT_CONFIG)
     configure_logging(settings.log_level)
     options = RunOptions(
         run_date=args.date,

@@ -146,6 +146,9 @@ async def _execute(
             await _consume(source, config.source.fields, planner, sink, progress, schedule)
         except ScheduleError as exc:
             summary.fail(exc.code, str(exc.detail))
+            # Keep what was already planned: the retried run then has less to do.
+            with contextlib.suppress(*REDIS_ERRORS):
+                await sink.flush()
         except REDIS_ERRORS as exc:
             summary.fail("redis_unavailable", f"redis: {type(exc).__name__}: {exc}")
         finally:

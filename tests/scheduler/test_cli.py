@@ -163,3 +163,9 @@ async def test_a_dead_pushgateway_does_not_fail_the_run(
     billing.reset([charge("a", MONDAY)])
     settings = configure(ssettings, pushgateway_url=f"http://127.0.0.1:{free_port()}")
     assert (await run(settings, at(MONDAY, 7))).result["ok"]
+
+
+def test_invalid_settings_exit_2(redis_url: str) -> None:
+    done = zapq_schedule(redis_url, ZAPQ_SCHEDULE__TIME_ZONE="Mars/Olympus_Mons")
+    assert done.returncode == 2
+    assert "unknown time zone 'Mars/Olympus_Mons'" in done.stderr

@@ -297,9 +297,10 @@ async def test_failure_mid_stream_keeps_what_was_enqueued(
     ssettings: Settings, billing: BillingApi, redis: Redis
 ) -> None:
     billing.reset([charge(f"c{i}", MONDAY, phone=f"+55 11 9{i:08d}") for i in range(1200)])
-    settings = configure(ssettings, source_attempts=1, enqueue_chunk_size=100)
-    # The billing API fails after the first page: the run fails, its first page stays enqueued,
-    # and the retried Job finishes the work without sending anything twice.
+    settings = configure(ssettings, source_attempts=1, enqueue_chunk_size=1000)
+    # The billing API fails after the first page: the run fails, its first page is still enqueued
+    # (flushed though the chunk is not full), and the retried Job finishes the work without
+    # sending anything twice.
     billing.fail_from = 1
     failed = (await run(settings, at(MONDAY, 7))).result
     assert failed["ok"] is False and failed["enqueued"] == 500

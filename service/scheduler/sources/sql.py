@@ -39,12 +39,13 @@ class SqlSource(Source):
             raise ConfigError("ZAPQ_SCHEDULE__DATABASE_URL is not a database URL") from exc
         url = url.set(drivername=_ASYNC_DRIVERS.get(url.drivername, url.drivername))
         self.where = url.render_as_string(hide_password=True)
-        readonly = {"postgresql_readonly": True} if url.get_backend_name() == "postgresql" else {}
+        postgres = url.get_backend_name() == "postgresql"
+        timeout = {"connect_timeout": int(schedule.source_timeout_seconds)}
         self._engine = create_async_engine(
             url,
             pool_size=1,
-            connect_args={"connect_timeout": int(schedule.source_timeout_seconds)},
-            execution_options=readonly,
+            connect_args=timeout if postgres else {},
+            execution_options={"postgresql_readonly": True} if postgres else {},
         )
         self.statement = text(options.query)
         # Bind only the dates the query names: a text() statement refuses unknown parameters.
