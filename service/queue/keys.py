@@ -3,7 +3,8 @@
 key                            type    lifetime
 zapq:msg:{id}                  hash    expires_at + messages.retention_seconds; reset to the
                                        retention on a final state (dead: dead-letter retention)
-zapq:idem:{key_id}:{sha256}    string  api.idempotency_ttl_seconds (24 h)
+zapq:idem:{key_id}:{sha256}    string  api.idempotency_ttl_seconds (24 h); the scheduler's: the
+                                       message's expiry + schedule.dedupe_margin_seconds
 zapq:queue                     zset    none: arq's ready queue; members come and go with jobs
 zapq:scheduled                 zset    none: msg id -> send_at ms; emptied by the promoter
 zapq:retry                     zset    none: msg id -> next attempt ms; emptied by the promoter

@@ -62,6 +62,11 @@ class ZapqWorker(Worker):
         self._backoff = 0.0
 
     async def _poll_iteration(self) -> None:
+        main = self.main_task
+        if main is not None and main.cancelling():
+            # Stop was asked but a Redis call swallowed the CancelledError: stop here, or the loop
+            # would go on polling (and reconnecting) after close().
+            raise asyncio.CancelledError
         try:
             await self._take_jobs()
             for job_id, task in list(self.tasks.items()):
