@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from loadtest.bench_pipeline import max_in_window
 from service.queue.models import now_ms
 from service.queue.store import MessageQueue
 from service.settings import Settings
@@ -166,7 +167,7 @@ async def test_limiter_caps_sends_per_second(
     await eventually(lambda: _received(sim, 50))
     arrivals = sorted(m["received_at"] for m in sim.messages())
     # An upper bound holds however slow the machine is: at most burst + rate in any 1 s window.
-    assert _max_in_window(arrivals) <= burst + rate + 1
+    assert max_in_window(arrivals) <= burst + rate + 1
 
 
 async def test_redelivery_limit_dead_letters(queue: MessageQueue, wsettings: Settings) -> None:
@@ -205,12 +206,3 @@ async def test_duplicate_job_after_send_is_skipped(
 
 async def _received(sim: Any, n: int) -> bool:
     return bool(sim.stats()["received"] >= n)
-
-
-def _max_in_window(times: list[float], window: float = 1.0) -> int:
-    best, lo = 0, 0
-    for hi, t in enumerate(times):
-        while t - times[lo] >= window:
-            lo += 1
-        best = max(best, hi - lo + 1)
-    return best

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
+from loadtest.procs import zapq_env
 from service.devstack import free_port, redis_server, stop_process
 from service.queue.store import MessageQueue
 from service.settings import Settings
@@ -23,23 +23,17 @@ pytestmark = pytest.mark.slow
 
 
 def worker_env(redis_url: str, sim_url: str, **extra: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        ZAPQ_REDIS_URL=redis_url,
-        ZAPQ_EVOLUTION__BASE_URL=sim_url,
-        ZAPQ_EVOLUTION__API_KEY="evo-key",
-        ZAPQ_EVOLUTION__INSTANCE="zapq",
-        ZAPQ_EVOLUTION__READ_TIMEOUT_SECONDS="5",
-        ZAPQ_WORKER__POLL_DELAY_SECONDS="0.01",
-        ZAPQ_WORKER__PROMOTE_INTERVAL_SECONDS="0.05",
-        ZAPQ_WORKER__RETRY_DELAYS_SECONDS="0.1,0.2,0.3",
-        ZAPQ_WORKER__MAX_JOBS="5",
-        ZAPQ_METRICS__PORT=str(free_port()),
-        ZAPQ_METRICS__HOST="127.0.0.1",
-        ZAPQ_LOG_LEVEL="INFO",
-    )
-    env.update(extra)
-    return env
+    settings = {
+        "ZAPQ_EVOLUTION__READ_TIMEOUT_SECONDS": "5",
+        "ZAPQ_WORKER__POLL_DELAY_SECONDS": "0.01",
+        "ZAPQ_WORKER__PROMOTE_INTERVAL_SECONDS": "0.05",
+        "ZAPQ_WORKER__RETRY_DELAYS_SECONDS": "0.1,0.2,0.3",
+        "ZAPQ_WORKER__MAX_JOBS": "5",
+        "ZAPQ_METRICS__PORT": str(free_port()),
+        "ZAPQ_METRICS__HOST": "127.0.0.1",
+        "ZAPQ_LOG_LEVEL": "INFO",
+    }
+    return zapq_env(redis_url, sim_url, **{**settings, **extra})
 
 
 def spawn(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
