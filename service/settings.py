@@ -79,9 +79,8 @@ class WorkerSettings(BaseModel):
     rate_per_second: float = Field(50.0, gt=0)
     # Token bucket size: how many sends may go at once after an idle period.
     rate_burst: int = Field(100, ge=1)
-    # Upper bound on one job. It must exceed the longest HTTP request, since a job that arq times
-    # out is retried (redelivered) only after this lock expires; arq's in-progress lock is this +
-    # 10 s.
+    # Upper bound on one job; it must exceed the longest HTTP request. A job taken by a worker that
+    # dies is redelivered when its lock (this + 10 s) expires.
     job_timeout_seconds: float = Field(60.0, gt=0)
     # Delay before retry 1, 2, 3 ...; after the last one the message goes to the dead letters.
     retry_delays_seconds: Annotated[list[float], NoDecode] = Field(

@@ -113,12 +113,13 @@ class ZapqWorker(Worker):
         keep_in_progress: float | None,
     ) -> None:
         self.claims.pop(job_id, None)
-        if finish and job_id in self.ended:
+        if job_id in self.ended:
             self.ended.discard(job_id)
             return
-        self.ended.discard(job_id)
-        # finish=False: arq was interrupted (drain, Redis error); the job goes back to the queue.
-        await self.queue.finish_job(job_id, requeue=not finish)
+        # The task did not record an outcome: arq interrupted it (drain, Redis error) or it failed
+        # (arq's job timeout). The job goes back to the queue unless its message is finished, and
+        # its next run counts as a redelivery (dead-lettered after worker.max_deliveries).
+        await self.queue.finish_job(job_id, requeue=True)
 
     async def finish_failed_job(self, job_id: str, result_data: bytes | None) -> None:
         self.ended.discard(job_id)

@@ -206,3 +206,16 @@ async def test_duplicate_job_after_send_is_skipped(
 
 async def _received(sim: Any, n: int) -> bool:
     return bool(sim.stats()["received"] >= n)
+
+
+async def test_a_job_arq_times_out_is_redelivered_then_dead_lettered_never_stuck(
+    queue: MessageQueue, start_worker: Factory, sim: Any
+) -> None:
+    sim.configure(latency_ms=1000)
+    [mid] = await enqueue(queue)
+    # arq's own job timeout below the request time (settings forbid it; forced here): each run is
+    # cut, the job goes back to the queue, and after max_deliveries runs it is dead-lettered.
+    await start_worker(job_timeout=0.2)
+    record = await wait_status(queue, mid, "dead", timeout=30)
+    assert record.error_class == "redelivery_limit"
+    assert (await queue.stats()).in_flight == 0
