@@ -55,7 +55,7 @@ def populate(retryable: list[str], final: list[str]) -> None:
         metrics.QUEUE_OLDEST_AGE.labels(priority).set(1.5)
     for outcome in ["sent", *retryable, *final]:
         metrics.EVOLUTION_REQUESTS.labels(outcome).inc()
-        metrics.EVOLUTION_DURATION.labels(outcome).observe(0.1)
+        metrics.EVOLUTION_DURATION.labels(metrics.duration_outcome(outcome)).observe(0.1)
     metrics.LIMITER_WAIT.observe(0.01)
     metrics.WORKER_MAX_JOBS.set(10)
     metrics.WORKER_IN_FLIGHT.set(3)

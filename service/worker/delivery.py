@@ -116,9 +116,9 @@ async def _send(deps: WorkerDeps, claimed: Claim, job_id: str, fields: dict[str,
 
 def _observe(outcome: str, started: float) -> None:
     metrics.EVOLUTION_REQUESTS.labels(outcome).inc()
-    # Durations by outcome kind only: per error class they were half of a worker's series.
-    kind = outcome if outcome in ("sent", "timeout") else "error"
-    metrics.EVOLUTION_DURATION.labels(kind).observe(time.perf_counter() - started)
+    metrics.EVOLUTION_DURATION.labels(metrics.duration_outcome(outcome)).observe(
+        time.perf_counter() - started
+    )
 
 
 async def _failed(
