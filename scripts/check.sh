@@ -11,6 +11,12 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[test]'
+# checkov (chart policies) pins packaging<24, which pytest cannot live with: its own virtualenv.
+CHECKOV_VERSION=3.3.30
+if ! .tools/checkov/bin/checkov --version 2>/dev/null | grep -qx "$CHECKOV_VERSION"; then
+  "$PYTHON" -m venv .tools/checkov
+  .tools/checkov/bin/python -m pip install --quiet "checkov==$CHECKOV_VERSION"
+fi
 
 # Debian packages some tests drive for real (promtool, PostgreSQL). Installed when missing and we
 # are root (CI, containers); elsewhere those tests skip locally, and fail in CI (CI=true).
