@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import helm_python
 import httpx
 import pytest
 import yaml
@@ -30,6 +31,7 @@ from service.queue.keys import PRIORITIES
 from service.scheduler.rules import WEEKDAYS
 from tests.conftest import require_tool
 from tests.observability.catalogue import (
+    ROOT,
     Expression,
     alert_expressions,
     dashboard_expressions,
@@ -324,3 +326,32 @@ def test_prometheus_scraped_every_target(observed: dict[str, Any]) -> None:
     health = {t["labels"]["pod"]: t["health"] for t in targets["activeTargets"]}
     assert set(health) == set(observed["stack"].metrics)
     assert set(health.values()) == {"up"}
+
+
+def autoscaling_queries() -> dict[str, str]:
+    """The backlog query of prometheus-adapter's rule (the worker HPA) and of the KEDA trigger,
+    as a cluster would run them for this stack's namespace and release."""
+    chart = ROOT / "helm" / "zapq"
+    adapter = yaml.safe_load((chart / "extras" / "prometheus-adapter-values.yaml").read_text())
+    [rule] = adapter["rules"]["external"]
+    series = rule["seriesQuery"].split("{")[0]
+    adapter_expr = rule["metricsQuery"].replace("<<.Series>>", series)
+    adapter_expr = adapter_expr.replace("<<.LabelMatchers>>", f'namespace="{NAMESPACE}"')
+    values = {"worker": {"autoscaling": {"mode": "keda"}}}
+    rendered = helm_python.Chart.load(chart).render(values, name=RELEASE, namespace=NAMESPACE)
+    scaled = yaml.safe_load(rendered["zapq/templates/worker/scaledobject.yaml"])
+    keda = next(t for t in scaled["spec"]["triggers"] if t["type"] == "prometheus")
+    return {"prometheus-adapter": adapter_expr, "keda": keda["metadata"]["query"]}
+
+
+@pytest.mark.parametrize("autoscaler", ["prometheus-adapter", "keda"])
+def test_the_autoscaling_signal_is_the_ready_backlog(
+    observed: dict[str, Any], autoscaler: str
+) -> None:
+    expr = autoscaling_queries()[autoscaler]
+    stack = observed["stack"]
+    ready = httpx.get(f"{stack.api}/v1/queue", headers=AUTH).json()["ready"]
+    assert scalar(observed, expr) == sum(ready.values())
+    # During the load the signal saw the backlog (every message was ready for a while).
+    window = math.ceil(observed["at"] - observed["started"]) + 1
+    assert scalar(observed, f"max_over_time(({expr})[{window}s:1s])") > 0
