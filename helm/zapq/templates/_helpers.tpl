@@ -86,7 +86,7 @@ app.kubernetes.io/component: {{ .component }}
 
 {{/* The worker HPA's backlog target per pod: rate per pod x seconds of backlog accepted. */}}
 {{- define "zapq.worker.queueTarget" -}}
-{{- mul (int .Values.worker.ratePerSecond) (int .Values.worker.autoscaling.queue.backlogSeconds) }}
+{{- mulf .Values.worker.ratePerSecond .Values.worker.autoscaling.queue.backlogSeconds | ceil | int }}
 {{- end }}
 
 {{/* The ready backlog as KEDA queries it (the HPA reads the same through prometheus-adapter). */}}
