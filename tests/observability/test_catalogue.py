@@ -14,6 +14,8 @@ from service.queue.keys import PRIORITIES
 from service.scheduler import metrics as scheduler_metrics
 from tests.observability.catalogue import (
     CATALOGUE,
+    Expression,
+    alert_expressions,
     base_name,
     catalogue,
     dashboard_expressions,
@@ -80,14 +82,40 @@ def test_label_values_are_the_bounded_sets_in_the_code() -> None:
     assert values("error_class") == [*ERROR_CLASSES, "redelivery_limit"]
 
 
-def test_used_by_names_exactly_the_panels_that_read_each_metric() -> None:
+def readers(expressions: list[Expression]) -> dict[str, set[tuple[str, str]]]:
+    """Metric (histograms by their base name) -> where it is read: (board, panel) or
+    ("alert", name)."""
     entries = catalogue()
     histograms = {name for name, entry in entries.items() if entry.cells[0] == "histogram"}
-    readers: dict[str, set[tuple[str, str]]] = defaultdict(set)
-    for expression in dashboard_expressions():
+    found: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for expression in expressions:
         for series in expression.series:
-            readers[base_name(series, histograms)].add(expression.where)
-    assert set(readers) - set(entries) == set(), "dashboards read metrics not in the catalogue"
+            found[base_name(series, histograms)].add(expression.where)
+    return found
+
+
+def test_used_by_names_exactly_the_panels_that_read_each_metric() -> None:
+    entries = catalogue()
+    panels_reading = readers(dashboard_expressions())
+    assert set(panels_reading) - set(entries) == set(), "dashboards read metrics not catalogued"
     for name, entry in entries.items():
         panels = {where for where in entry.used_by if where[0] != "alert"}
-        assert panels == readers.get(name, set()), name
+        assert panels == panels_reading.get(name, set()), name
+
+
+def test_used_by_names_exactly_the_alerts_that_read_each_metric() -> None:
+    entries = catalogue()
+    alerts = alert_expressions()
+    assert alerts, "no alert rules found under helm/zapq"
+    alerts_reading = readers(alerts)
+    assert set(alerts_reading) - set(entries) == set(), "alerts read metrics not catalogued"
+    for name, entry in entries.items():
+        named = {where for where in entry.used_by if where[0] == "alert"}
+        assert named == alerts_reading.get(name, set()), name
+
+
+def test_the_alerts_paragraph_links_every_alert() -> None:
+    text = CATALOGUE.read_text()
+    paragraph = text[text.index("\n## Alerts") : text.index("\n## On a terminal")]
+    linked = set(re.findall(r"\[(\w+)\]\(alerts\.md#(\w+)\)", paragraph))
+    assert linked == {(e.where[1], e.where[1].lower()) for e in alert_expressions()}
