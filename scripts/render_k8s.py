@@ -116,11 +116,12 @@ def merge(base: Obj, extra: Obj) -> Obj:
     return merged
 
 
-def render(values: Obj, chart_dir: Path = CHART_DIR) -> dict[str, str]:
+def render(
+    values: Obj, chart_dir: Path = CHART_DIR, *, name: str = RELEASE, namespace: str = NAMESPACE
+) -> dict[str, str]:
+    """{template path: rendered text} from Helm's own engine, as `helm install` would."""
     chart = helm_python.Chart.load(chart_dir)
-    rendered: dict[str, str] = chart.render(
-        values, name=RELEASE, namespace=NAMESPACE, is_install=True
-    )
+    rendered: dict[str, str] = chart.render(values, name=name, namespace=namespace, is_install=True)
     return rendered
 
 
@@ -229,24 +230,28 @@ def env_file(data: dict[str, str]) -> str:
 
 def secret_keys(docs: list[Doc]) -> set[str]:
     """Keys of SECRET_NAME that the objects read, through secretKeyRef or a secret volume."""
-    found: set[str] = set()
-    _collect_secret_keys([doc.obj for doc in docs], found)
-    return found
+    return {
+        key for secret, key, _ in secret_refs([doc.obj for doc in docs]) if secret == SECRET_NAME
+    }
 
 
-def _collect_secret_keys(node: Any, found: set[str]) -> None:
+def secret_refs(node: Any) -> set[tuple[str, str, bool]]:
+    """(secret, key, optional) of every secretKeyRef and secret volume item below node."""
+    found: set[tuple[str, str, bool]] = set()
     if isinstance(node, list):
         for item in node:
-            _collect_secret_keys(item, found)
+            found |= secret_refs(item)
     elif isinstance(node, dict):
-        ref = node.get("secretKeyRef") or {}
-        if ref.get("name") == SECRET_NAME:
-            found.add(ref["key"])
-        volume = node.get("secret") or {}
-        if volume.get("secretName") == SECRET_NAME:
-            found.update(item["key"] for item in volume.get("items", []))
+        ref = node.get("secretKeyRef")
+        if ref:
+            found.add((ref["name"], ref["key"], bool(ref.get("optional"))))
+        volume = node.get("secret")
+        if volume and "secretName" in volume:
+            optional = bool(volume.get("optional"))
+            found |= {(volume["secretName"], i["key"], optional) for i in volume.get("items", [])}
         for value in node.values():
-            _collect_secret_keys(value, found)
+            found |= secret_refs(value)
+    return found
 
 
 def secrets_example(keys: set[str]) -> str:

@@ -3,36 +3,33 @@
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
 from typing import Any
 
-import helm_python
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-CHART = ROOT / "helm" / "zapq"
+from scripts.render_k8s import CHART_DIR as CHART
+from scripts.render_k8s import NAMESPACE, RELEASE, ROOT
+from scripts.render_k8s import render as render_templates
+from scripts.render_k8s import secret_refs as _secret_refs
+
 CI_VALUES = sorted((CHART / "ci").glob("*-values.yaml"))
-RELEASE = "zapq"
-NAMESPACE = "zapq"
 # Chart.yaml's kubeVersion floor and the newest schema kubernetes-validate ships.
 KUBE_VERSIONS = ("1.27.0", "1.37.0")
 # Kinds of CRDs (KEDA, Prometheus Operator): no Kubernetes schema; checked by assertions.
 CRD_KINDS = {"ScaledObject", "ServiceMonitor", "PrometheusRule"}
+# Re-exported: the chart tests take the release and paths from here.
+__all__ = ["CHART", "NAMESPACE", "RELEASE", "ROOT", "render_templates"]
 
 
 def ci_values(name: str) -> dict[str, Any]:
     return dict(yaml.safe_load((CHART / "ci" / f"{name}-values.yaml").read_text()) or {})
 
 
-def render_templates(values: dict[str, Any]) -> dict[str, str]:
-    chart = helm_python.Chart.load(CHART)
-    return chart.render(values, name=RELEASE, namespace=NAMESPACE, is_install=True)
-
-
-def objects(values: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every Kubernetes object the chart renders with these values, NOTES.txt left out."""
+def objects(values: dict[str, Any], **release: str) -> list[dict[str, Any]]:
+    """Every Kubernetes object the chart renders with these values, NOTES.txt left out (release
+    `name` and `namespace` default to zapq)."""
     found = []
-    for path, text in sorted(render_templates(values).items()):
+    for path, text in sorted(render_templates(values, **release).items()):
         if not path.endswith(".yaml"):
             continue
         found += [doc for doc in yaml.safe_load_all(text) if doc]
@@ -63,6 +60,11 @@ def pod_labels(obj: dict[str, Any]) -> dict[str, str]:
     if obj["kind"] == "CronJob":
         return dict(obj["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"])
     return dict(obj["spec"]["template"]["metadata"]["labels"])
+
+
+def secret_refs(obj: dict[str, Any]) -> set[tuple[str, str]]:
+    """(secret, key) of every secretKeyRef and secret volume item of an object."""
+    return {(secret, key) for secret, key, _ in _secret_refs(obj)}
 
 
 WORKLOADS = {"Deployment", "StatefulSet", "CronJob"}

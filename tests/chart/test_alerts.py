@@ -16,6 +16,7 @@ import yaml
 
 from tests.conftest import require_tool
 from tests.observability.catalogue import ROOT, alert_expressions
+from tests.observability.test_dashboards import substitute
 
 RULES_DIR = ROOT / "helm" / "zapq" / "rules"
 RULES = RULES_DIR / "alerts.yaml"
@@ -28,12 +29,6 @@ PLACEHOLDERS = {"$namespace": "zapq", "$release": "zapq"}
 # Prometheus's own template variables, left alone by the substitution.
 TEMPLATE_VARIABLES = {"$value", "$labels"}
 SEVERITIES = {"warning", "critical"}
-
-
-def substitute(text: str) -> str:
-    for placeholder, value in PLACEHOLDERS.items():
-        text = text.replace(placeholder, value)
-    return text
 
 
 def rules() -> list[dict[str, Any]]:
@@ -50,8 +45,8 @@ def rendered(tmp_path: Path) -> Path:
     """alerts.yaml as the chart renders it, beside the unit tests (which load
     alerts.rendered.yaml from their own directory)."""
     require_tool(shutil.which("promtool") is not None, "promtool (Debian package prometheus)")
-    (tmp_path / "alerts.rendered.yaml").write_text(substitute(RULES.read_text()))
-    (tmp_path / UNIT_TESTS.name).write_text(substitute(UNIT_TESTS.read_text()))
+    (tmp_path / "alerts.rendered.yaml").write_text(substitute(RULES.read_text(), PLACEHOLDERS))
+    (tmp_path / UNIT_TESTS.name).write_text(substitute(UNIT_TESTS.read_text(), PLACEHOLDERS))
     return tmp_path
 
 

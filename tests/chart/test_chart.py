@@ -18,6 +18,7 @@ from tests.chart.render import (
     CRD_KINDS,
     KUBE_VERSIONS,
     NAMESPACE,
+    RELEASE,
     ROOT,
     WORKLOADS,
     by_kind,
@@ -27,7 +28,9 @@ from tests.chart.render import (
     pod_spec,
     render_templates,
     rendered,
+    secret_refs,
 )
+from tests.observability.test_dashboards import substitute
 
 CI_NAMES = [path.name.removesuffix("-values.yaml") for path in CI_VALUES]
 
@@ -124,22 +127,20 @@ def test_worker_hpa_is_the_reference_design() -> None:
     # 50 msg/s per pod x 60 s of backlog.
     assert external["target"] == {"type": "AverageValue", "averageValue": "3000"}
     assert spec["behavior"] == {
-        "scaleUp": {
-            "stabilizationWindowSeconds": 0,
-            "selectPolicy": "Max",
-            "policies": [
-                {"type": "Percent", "value": 50, "periodSeconds": 60},
-                {"type": "Pods", "value": 2, "periodSeconds": 60},
-            ],
-        },
-        "scaleDown": {
-            "stabilizationWindowSeconds": 300,
-            "selectPolicy": "Max",
-            "policies": [
-                {"type": "Percent", "value": 10, "periodSeconds": 60},
-                {"type": "Pods", "value": 1, "periodSeconds": 60},
-            ],
-        },
+        "scaleUp": scaling(window=0, percent=50, pods=2),
+        "scaleDown": scaling(window=300, percent=10, pods=1),
+    }
+
+
+def scaling(window: int, percent: int, pods: int) -> dict[str, Any]:
+    """One direction of an HPA behavior: the larger of percent or pods per minute."""
+    return {
+        "stabilizationWindowSeconds": window,
+        "selectPolicy": "Max",
+        "policies": [
+            {"type": "Percent", "value": percent, "periodSeconds": 60},
+            {"type": "Pods", "value": pods, "periodSeconds": 60},
+        ],
     }
 
 
@@ -274,20 +275,6 @@ def test_roles_run_their_zapq_command_with_config_and_secrets() -> None:
         secret_env = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in container["env"]}
         assert {"ZAPQ_REDIS_URL", "ZAPQ_API_KEYS", "ZAPQ_EVOLUTION__API_KEY"} <= set(secret_env)
         assert {ref["name"] for ref in secret_env.values()} == {"zapq"}
-
-
-def secret_refs(obj: dict[str, Any]) -> set[tuple[str, str]]:
-    """(secret, key) of every secretKeyRef and secret volume item of a workload."""
-    refs = set()
-    for container in containers(obj):
-        for env in container.get("env", []):
-            if "secretKeyRef" in env.get("valueFrom", {}):
-                ref = env["valueFrom"]["secretKeyRef"]
-                refs.add((ref["name"], ref["key"]))
-    for volume in pod_spec(obj).get("volumes", []):
-        if "secret" in volume:
-            refs |= {(volume["secret"]["secretName"], i["key"]) for i in volume["secret"]["items"]}
-    return refs
 
 
 @pytest.mark.parametrize("name", ["defaults", "bundled-redis"])
@@ -524,8 +511,8 @@ def rule_groups(values: dict[str, Any]) -> list[dict[str, Any]]:
 def test_prometheus_rule_is_the_rules_file_for_this_release() -> None:
     rule = by_kind(rendered("monitoring"), "PrometheusRule")["zapq"]
     text = (CHART / "rules" / "alerts.yaml").read_text()
-    text = text.replace("$namespace", NAMESPACE).replace("$release", "zapq")
-    groups = yaml.safe_load(text)["groups"]
+    groups = yaml.safe_load(substitute(text, {"$namespace": NAMESPACE, "$release": RELEASE}))
+    groups = groups["groups"]
     # The scheduler is off in ci/monitoring-values.yaml: no schedule alerts.
     assert rule["spec"]["groups"] == [g for g in groups if g["name"] != "zapq-schedule"]
     assert rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"

