@@ -72,7 +72,7 @@ async def sim_messages(sim: str) -> list[dict[str, Any]]:
 
 
 async def records(redis: Redis) -> list[dict[bytes, bytes]]:
-    ids = [key async for key in redis.scan_iter("zapq:msg:*", count=1000)]
+    ids = [key async for key in redis.scan_iter("{zapq}:msg:*", count=1000)]
     async with redis.pipeline(transaction=False) as pipe:
         for key in ids:
             pipe.hmget(key, "status", "worker", "dispatched_at")
@@ -328,7 +328,7 @@ async def urgent(backlog: int = 100_000) -> dict[str, Any]:
                 [result] = await queue.enqueue(
                     [NewMessage(to="5521999990000", text="urgente", priority="urgent")], "bench"
                 )
-                key = keys.message(result.message_id)
+                key = keys.DEFAULT.message(result.message_id)
                 await wait_until(lambda key=key: _is_sent(redis, key), 30, 0.005)
                 dispatched = int(await redis.hget(key, "dispatched_at")) / 1000
                 samples.append(round(dispatched - t0, 3))
@@ -365,7 +365,7 @@ async def memory(count: int = 10_000) -> dict[str, Any]:
             before = (await redis.info("memory"))["used_memory"]
             await _feed(url, count)
             after = (await redis.info("memory"))["used_memory"]
-            sample = (await redis.keys("zapq:msg:*"))[0]
+            sample = (await redis.keys("{zapq}:msg:*"))[0]
             result[name] = {
                 "used_memory_bytes_per_message": round((after - before) / count),
                 "record_bytes_memory_usage": await redis.memory_usage(sample),

@@ -11,11 +11,10 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-
-from service.scheduler.settings import ScheduleSettings
 
 
 def _split_commas(value: Any) -> Any:
@@ -44,6 +43,9 @@ class ApiSettings(BaseModel):
     max_text_chars: int = Field(4096, ge=1, le=65_536)
     # Serialized metadata cap; metadata is stored with every message, so it is kept small.
     max_metadata_bytes: int = Field(4096, ge=0)
+    # Largest base64 media (decoded): it is stored in Redis with the message until it is sent,
+    # so 1 MiB (a boleto PDF is ~100 KB); larger files should be sent as an https URL.
+    max_media_bytes: int = Field(1024 * 1024, ge=1024, le=16 * 1024 * 1024)
 
 
 class EvolutionSettings(BaseModel):
@@ -129,10 +131,148 @@ class MessageSettings(BaseModel):
     dead_letter_retention_seconds: int = Field(14 * 86_400, ge=60)
 
 
+def _known_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError("unknown time zone (an IANA name such as America/Sao_Paulo)") from exc
+    return value
+
+
+# A sender's name is a metric label and part of Redis keys: short, and nothing that needs quoting.
+SENDER_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
+
+
+class SenderOptions(BaseModel):
+    """One sender: one Evolution instance (one WhatsApp number) and what it may safely send.
+    ``PUT /v1/senders/{name}`` takes these; ``ZAPQ_SENDERS`` a JSON list of SenderSpec."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Evolution's instance name (default: the sender's name).
+    instance: str | None = Field(None, min_length=1, max_length=128)
+    # Evolution server and key of this instance (default: ZAPQ_EVOLUTION__BASE_URL / __API_KEY), so
+    # several Evolution servers can serve one pool.
+    base_url: str | None = Field(None, pattern=r"^https?://")
+    api_key: SecretStr | None = None
+    # Sends per second on this number, shared by every pod: 50 is the product's promise per number
+    # and about what WhatsApp's Cloud API allows (80/s); unofficial (Baileys) numbers are banned at
+    # far lower rates: set them lower.
+    rate_per_second: float = Field(50.0, gt=0, le=1000)
+    # Sends that may go at once after an idle spell; any 1-s window holds at most rate + burst.
+    burst: int = Field(10, ge=1, le=1000)
+    # Sends per day in ``time_zone`` (None: no daily limit); warm-up plans for new numbers use it.
+    daily_limit: int | None = Field(None, ge=1)
+    # The day of daily_limit (default: ZAPQ_POOL__TIME_ZONE).
+    time_zone: str | None = None
+    paused: bool = False
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        return None if value is None else _known_zone(value)
+
+
+class SenderSpec(SenderOptions):
+    """A named sender (an entry of ``ZAPQ_SENDERS``)."""
+
+    name: str = Field(pattern=SENDER_NAME_PATTERN)
+
+
+class PoolSettings(BaseModel):
+    # How far ahead a worker may book a sender's slot: it holds the job until then. It keeps every
+    # sender's next slots booked while the next poll is on its way (the pool runs at its summed
+    # rate); an urgent message waits behind at most this much booked work.
+    reserve_ahead_seconds: float = Field(0.2, gt=0, le=5)
+    # A recipient keeps the sender it was last sent from (the same number in their chat) for this
+    # long after the last send: a week covers a billing cycle's reminders.
+    sticky_ttl_seconds: int = Field(7 * 86_400, ge=60)
+    # Consecutive sender faults that open its breaker: 5 is past any transient blip, and costs the
+    # pool at most 5 rerouted sends before traffic moves.
+    breaker_failures: int = Field(5, ge=1)
+    # ... or this share of faults among at least breaker_min_requests outcomes in the window.
+    breaker_failure_ratio: float = Field(0.5, gt=0, le=1)
+    breaker_min_requests: int = Field(20, ge=1)
+    breaker_window_seconds: float = Field(60.0, gt=0)
+    # How long an open breaker waits before trial sends: a dropped WhatsApp session reconnects in
+    # seconds to a minute.
+    breaker_open_seconds: float = Field(30.0, gt=0)
+    # Trial sends let through a half-open breaker; the first success closes it.
+    breaker_trials: int = Field(3, ge=1)
+    # The day of senders' daily limits, when a sender names no zone of its own.
+    time_zone: str = "America/Sao_Paulo"
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        return _known_zone(value)
+
+    def script_config(self) -> dict[str, float | int]:
+        """What take.lua, complete.lua and promote.lua decide with (milliseconds)."""
+        return {
+            "horizon_ms": int(self.reserve_ahead_seconds * 1000),
+            "sticky_ms": self.sticky_ttl_seconds * 1000,
+            "failures": self.breaker_failures,
+            "ratio": self.breaker_failure_ratio,
+            "min_requests": self.breaker_min_requests,
+            "window_ms": int(self.breaker_window_seconds * 1000),
+            "open_ms": int(self.breaker_open_seconds * 1000),
+            "trials": self.breaker_trials,
+            "scan": 4,
+        }
+
+
 class MetricsSettings(BaseModel):
     # Port of each worker's /metrics, /healthz and /readyz server (the API serves /metrics itself).
     port: int = Field(9100, ge=0, le=65535)
     host: str = "0.0.0.0"
+
+
+SourceKind = Literal["http", "file", "sql"]
+
+
+class ScheduleSettings(BaseModel):
+    # Which source module reads the charges: the billing system's JSON API, a CSV / JSON Lines
+    # file, or a read-only SQL query.
+    source: SourceKind = "http"
+    # http: the charges endpoint (first page). file: a local path or an http(s) URL.
+    source_url: str = ""
+    # Sent as "Authorization: Bearer <token>" (header and scheme configurable in the rules file).
+    source_token: SecretStr = SecretStr("")
+    # sql: a SQLAlchemy URL, e.g. postgresql+psycopg://reader:pw@db/billing (read-only role).
+    database_url: SecretStr = SecretStr("")
+    # The rules file (YAML, mounted from a ConfigMap). Empty: the built-in classic rules.
+    rules_file: str = ""
+    # Run dates, allowed hours and send windows are in this zone (IANA name).
+    time_zone: str = "America/Sao_Paulo"
+    # Messages per enqueue call: one atomic Lua round trip each; 500 keeps every call a few ms of
+    # Redis time so that API requests are never stuck behind the scheduler.
+    enqueue_chunk_size: int = Field(500, ge=1, le=5000)
+    # An idempotency key lives until its message expires (the end of its send window) plus this:
+    # no run can enqueue a message after its window ends, so a key that outlives the window by a
+    # day survives any retried Job, overlapping run or clock skew between pods.
+    dedupe_margin_seconds: int = Field(86_400, ge=0)
+    # Per request to the source; a billing API page of 1,000 charges answers in well under 5 s.
+    source_timeout_seconds: float = Field(30.0, gt=0)
+    # Attempts per source request on transport errors and 5xx / 429 before the run fails.
+    source_attempts: int = Field(3, ge=1, le=10)
+    # Delay before the 2nd attempt, doubled for each further one (1 s, 2 s, ...).
+    source_retry_delay_seconds: float = Field(1.0, ge=0)
+    # Progress log lines in a pod (no terminal) come this often; a terminal gets a live bar.
+    progress_interval_seconds: float = Field(10.0, gt=0)
+    # Rendered messages `--dry-run` prints (phones masked).
+    dry_run_sample_size: int = Field(5, ge=0, le=100)
+    # A billing system always has open charges, so reading none means a broken source or filter
+    # and fails the run; set true where an empty day is normal.
+    allow_empty_source: bool = False
+    # Pushgateway base URL for the run's zapq_schedule_* counters (empty: not pushed; the run's
+    # last-run hash in Redis already drives the missed-run alert).
+    pushgateway_url: str = ""
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        return _known_zone(value)
 
 
 class Settings(BaseSettings):
@@ -141,6 +281,9 @@ class Settings(BaseSettings):
     )
 
     redis_url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
+    # Every key zapq writes starts with this Redis Cluster hash tag (one slot, see
+    # service/queue/keys.py); installations sharing one Redis each need their own.
+    redis_key_prefix: str = Field("{zapq}", pattern=r"^\{[A-Za-z0-9_.-]{1,32}\}$")
     # Accepted API keys (Authorization: Bearer <key>). Empty refuses every /v1 request.
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -152,11 +295,24 @@ class Settings(BaseSettings):
     messages: MessageSettings = Field(default_factory=MessageSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
+    pool: PoolSettings = Field(default_factory=PoolSettings)
+    # The sender pool's bootstrap (JSON list of SenderSpec): written to the registry at start-up for
+    # senders it does not have yet. Empty: one sender from ZAPQ_EVOLUTION__* (named after its
+    # instance), today's single-number setups.
+    senders: list[SenderSpec] = Field(default_factory=list)
 
     @field_validator("api_keys", mode="before")
     @classmethod
     def _split_keys(cls, value: Any) -> Any:
         return _split_commas(value)
+
+    @field_validator("senders")
+    @classmethod
+    def _unique_names(cls, value: list[SenderSpec]) -> list[SenderSpec]:
+        names = [sender.name for sender in value]
+        if len(set(names)) != len(names):
+            raise ValueError("sender names must be unique")
+        return value
 
     @model_validator(mode="after")
     def _job_outlives_request(self) -> Settings:

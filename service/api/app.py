@@ -12,12 +12,13 @@ from fastapi.responses import JSONResponse
 from redis.asyncio import Redis
 
 from service.api.middleware import BodySizeLimit, RequestMetrics
-from service.api.routes import health, messages, queue
+from service.api.routes import health, messages, queue, senders
 from service.api.validation import field_errors
 from service.errors import ServiceError, Unauthorized
 from service.metrics.queue import gauge_refresher
 from service.queue.store import MessageQueue
 from service.redis import REDIS_ERRORS, create_redis
+from service.senders.registry import SenderRegistry
 from service.settings import Settings, get_settings
 
 log = logging.getLogger("zapq.api")
@@ -30,7 +31,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         redis: Redis = create_redis(settings, "api")
         app.state.queue = MessageQueue(redis, settings)
-        gauges = gauge_refresher(app.state.queue, settings.worker.stats_interval_seconds).start()
+        app.state.senders = SenderRegistry(app.state.queue)
+        await _bootstrap(app.state.senders)
+        gauges = gauge_refresher(
+            app.state.queue, app.state.senders, settings.worker.stats_interval_seconds
+        ).start()
         try:
             yield
         finally:
@@ -46,11 +51,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.include_router(messages.router)
     app.include_router(queue.router)
+    app.include_router(senders.router)
     app.include_router(health.router)
     _add_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes)
     app.add_middleware(RequestMetrics)
     return app
+
+
+async def _bootstrap(registry: SenderRegistry) -> None:
+    """Seed the sender registry (ZAPQ_SENDERS); a Redis that is down at start-up is not fatal:
+    the API answers 503 until it returns, and the workers seed it too."""
+    try:
+        await registry.bootstrap()
+    except REDIS_ERRORS as exc:
+        log.warning("could not seed the sender registry", extra={"error": repr(exc)})
 
 
 def _add_error_handlers(app: FastAPI) -> None:

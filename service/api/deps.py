@@ -9,6 +9,7 @@ from fastapi import Depends, Header, Request
 
 from service.errors import Unauthorized
 from service.queue.store import MessageQueue, api_key_id
+from service.senders.registry import SenderRegistry
 from service.settings import Settings
 
 
@@ -20,6 +21,11 @@ def get_settings(request: Request) -> Settings:
 def get_queue(request: Request) -> MessageQueue:
     queue: MessageQueue = request.app.state.queue
     return queue
+
+
+def get_senders(request: Request) -> SenderRegistry:
+    registry: SenderRegistry = request.app.state.senders
+    return registry
 
 
 def authenticate(
@@ -43,4 +49,5 @@ def authenticate(
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 QueueDep = Annotated[MessageQueue, Depends(get_queue)]
+SendersDep = Annotated[SenderRegistry, Depends(get_senders)]
 KeyIdDep = Annotated[str, Depends(authenticate)]

@@ -8,8 +8,31 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from service.queue.models import MessageRecord
+from service.settings import SENDER_NAME_PATTERN
 
 Scalar = str | int | float | bool | None
+
+
+class MediaIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    mediatype: Literal["image", "document", "video", "audio"]
+    media: str = Field(
+        min_length=1,
+        description="An https URL (Evolution downloads it when it sends: it must still be valid "
+        "then, retries included) or raw base64 without a data: prefix (at most "
+        "api.max_media_bytes once decoded).",
+    )
+    mimetype: str | None = Field(
+        None, pattern=r"^[\w.+-]+/[\w.+-]+$", max_length=127, examples=["application/pdf"]
+    )
+    file_name: str | None = Field(
+        None,
+        min_length=1,
+        max_length=255,
+        description="Shown to the recipient; required for a base64 document.",
+        examples=["boleto-1234.pdf"],
+    )
 
 
 class MessageIn(BaseModel):
@@ -19,7 +42,13 @@ class MessageIn(BaseModel):
         description="Recipient phone; without +country it is read in messages.default_region.",
         examples=["+55 11 99999-9999"],
     )
-    text: str = Field(description="Message text (at most api.max_text_chars characters).")
+    kind: Literal["text", "media"] = "text"
+    text: str = Field(
+        "",
+        description="The message (kind text: required, at most api.max_text_chars characters), "
+        "or the caption of an image, video or document (kind media: optional).",
+    )
+    media: MediaIn | None = Field(None, description="The attachment (kind media only).")
     priority: Literal["urgent", "normal", "low"] = "normal"
     send_at: AwareDatetime | None = Field(None, description="Do not send before this time.")
     expires_at: AwareDatetime | None = Field(
@@ -27,6 +56,12 @@ class MessageIn(BaseModel):
     )
     idempotency_key: str | None = Field(None, min_length=1, max_length=255)
     metadata: dict[str, Scalar] | None = Field(None, description="Free-form, returned as given.")
+    sender: str | None = Field(
+        None,
+        pattern=SENDER_NAME_PATTERN,
+        description="Send through this sender of the pool only (422 if there is none by that "
+        "name); default: the pool routes it.",
+    )
 
 
 class BatchIn(BaseModel):
@@ -51,15 +86,29 @@ class TransitionOut(BaseModel):
     at: datetime
     attempt: int | None = None
     error_class: str | None = None
+    sender: str | None = Field(None, description="On sending: the sender the pool chose.")
+    rerouted_from: str | None = Field(
+        None, description="Back to queued: this sender failed it (the attempt did not count)."
+    )
 
 
 def _dt(ms: int | None) -> datetime | None:
     return datetime.fromtimestamp(ms / 1000, UTC) if ms is not None else None
 
 
+class MediaOut(BaseModel):
+    mediatype: str
+    #: The URL as given; None for base64 media (never echoed back).
+    url: str | None
+    mimetype: str | None
+    file_name: str | None
+
+
 class MessageOut(BaseModel):
     id: str
     to: str
+    kind: Literal["text", "media"]
+    media: MediaOut | None
     priority: str
     status: Literal[
         "queued", "scheduled", "sending", "sent", "failed", "dead", "expired", "cancelled"
@@ -75,13 +124,25 @@ class MessageOut(BaseModel):
     error_class: str | None
     idempotency_key: str | None
     metadata: dict[str, Scalar] | None
+    sender: str | None = Field(description="The sender of the last attempt.")
+    pinned_sender: str | None = Field(description="The sender the request pinned it to.")
     history: list[TransitionOut] = Field(description="Every status transition with its time.")
 
     @classmethod
     def of(cls, record: MessageRecord) -> MessageOut:
+        media = record.content.media
         return cls(
             id=record.id,
             to=record.to,
+            kind=record.content.kind,
+            media=MediaOut(
+                mediatype=media.mediatype,
+                url=media.media if media.is_url else None,
+                mimetype=media.mimetype,
+                file_name=media.file_name,
+            )
+            if media
+            else None,
             priority=record.priority,
             status=record.status,
             attempts=record.attempts,
@@ -97,12 +158,16 @@ class MessageOut(BaseModel):
             error_class=record.error_class,
             idempotency_key=record.idempotency_key,
             metadata=record.metadata,
+            sender=record.sender,
+            pinned_sender=record.pinned_sender,
             history=[
                 TransitionOut(
                     status=entry["status"],
                     at=_dt(entry["at_ms"]),
                     attempt=entry.get("attempt"),
                     error_class=entry.get("error_class"),
+                    sender=entry.get("sender"),
+                    rerouted_from=entry.get("rerouted_from"),
                 )
                 for entry in record.history
             ],
@@ -149,3 +214,25 @@ class RequeueIn(BaseModel):
 
 class RequeueOut(BaseModel):
     requeued: int
+
+
+class SenderOut(BaseModel):
+    name: str
+    instance: str
+    base_url: str
+    own_api_key: bool = Field(description="False: it uses ZAPQ_EVOLUTION__API_KEY.")
+    rate_per_second: float
+    burst: int
+    daily_limit: int | None
+    today: int = Field(description="Send attempts today (in time_zone), against daily_limit.")
+    time_zone: str
+    paused: bool
+    connection: Literal["open", "connecting", "close"]
+    available: bool = Field(description="The pool may route to it now (its rate aside).")
+    breaker: Literal["closed", "open", "half_open"]
+    breaker_opened_at: datetime | None
+    last_error_class: str | None
+    last_error_at: datetime | None
+    last_success_at: datetime | None
+    sends_last_minute: int
+    parked: int = Field(description="Messages pinned to it, waiting for it to take them.")

@@ -1,5 +1,5 @@
 """Turn request bodies into NewMessage, with errors that name the field. Settings-dependent checks
-(region, text length) live here rather than in the pydantic models."""
+(region, text and media sizes) live here rather than in the pydantic models."""
 
 from __future__ import annotations
 
@@ -7,12 +7,14 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import orjson
-import phonenumbers
 from pydantic import TypeAdapter, ValidationError
 
 from service.api.schemas import MessageIn
+from service.content import media_problems
 from service.errors import ValidationFailed
-from service.queue.models import NewMessage
+from service.phones import normalize_phone
+from service.queue.keys import Priority
+from service.queue.models import Kind, Media, MediaType, NewMessage
 from service.settings import Settings
 
 _MESSAGE = TypeAdapter(MessageIn)
@@ -28,15 +30,41 @@ def field_errors(errors: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
     return out
 
 
-def normalize_phone(raw: str, region: str) -> str:
-    """E.164 digits without "+", as Evolution takes them; raises ValueError naming the problem."""
-    try:
-        number = phonenumbers.parse(raw, region)
-    except phonenumbers.NumberParseException as exc:
-        raise ValueError(f"not a phone number: {exc.args[0] if exc.args else exc}") from exc
-    if not phonenumbers.is_valid_number(number):
-        raise ValueError(f"not a valid phone number (default region {region})")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164).lstrip("+")
+class _Errors(list[dict[str, str]]):
+    def add(self, field: str, message: str) -> None:
+        self.append({"field": field, "message": message})
+
+
+def _content(body: MessageIn, settings: Settings, errors: _Errors) -> Media | None:
+    """The text and media checks of one message; returns its media (kind media)."""
+    limit = settings.api.max_text_chars
+    if len(body.text) > limit:
+        errors.add("text", f"longer than {limit} characters ({len(body.text)})")
+    if body.kind == "text":
+        if not body.text.strip():
+            errors.add("text", "must not be empty")
+        if body.media is not None:
+            errors.add("media", 'only for kind "media"')
+        return None
+    if body.media is None:
+        errors.add("media", 'required for kind "media"')
+        return None
+    raw = body.media
+    media = Media(MediaType(raw.mediatype), raw.media, raw.mimetype, raw.file_name)
+    for field, message in media_problems(media, body.text, settings.api.max_media_bytes):
+        errors.add(field, message)
+    return media
+
+
+def _times(body: MessageIn, now_ms: int, errors: _Errors) -> tuple[int | None, int | None]:
+    send_at = int(body.send_at.timestamp() * 1000) if body.send_at else None
+    expires_at = int(body.expires_at.timestamp() * 1000) if body.expires_at else None
+    if expires_at is not None:
+        if expires_at <= now_ms:
+            errors.add("expires_at", "is in the past")
+        elif send_at is not None and expires_at <= send_at:
+            errors.add("expires_at", "must be after send_at")
+    return send_at, expires_at
 
 
 def to_new_message(
@@ -47,43 +75,35 @@ def to_new_message(
     header_key: str | None = None,
     source: str = "api",
 ) -> NewMessage:
-    errors: list[dict[str, str]] = []
-
-    def fail(field: str, message: str) -> None:
-        errors.append({"field": field, "message": message})
-
+    errors = _Errors()
     try:
         to = normalize_phone(body.to, settings.messages.default_region)
     except ValueError as exc:
-        fail("to", str(exc))
+        errors.add("to", str(exc))
         to = ""
-    if not body.text.strip():
-        fail("text", "must not be empty")
-    elif len(body.text) > settings.api.max_text_chars:
-        fail("text", f"longer than {settings.api.max_text_chars} characters ({len(body.text)})")
-    send_at = int(body.send_at.timestamp() * 1000) if body.send_at else None
-    expires_at = int(body.expires_at.timestamp() * 1000) if body.expires_at else None
-    if expires_at is not None:
-        if expires_at <= now_ms:
-            fail("expires_at", "is in the past")
-        elif send_at is not None and expires_at <= send_at:
-            fail("expires_at", "must be after send_at")
+    media = _content(body, settings, errors)
+    send_at, expires_at = _times(body, now_ms, errors)
     if body.metadata and len(orjson.dumps(body.metadata)) > settings.api.max_metadata_bytes:
-        fail("metadata", f"larger than {settings.api.max_metadata_bytes} bytes once serialized")
+        errors.add(
+            "metadata", f"larger than {settings.api.max_metadata_bytes} bytes once serialized"
+        )
     key = body.idempotency_key
     if header_key is not None and key is not None and header_key != key:
-        fail("idempotency_key", "differs from the Idempotency-Key header")
+        errors.add("idempotency_key", "differs from the Idempotency-Key header")
     if errors:
-        raise ValidationFailed(errors)
+        raise ValidationFailed(list(errors))
     return NewMessage(
         to=to,
         text=body.text,
-        priority=body.priority,
+        priority=Priority(body.priority),
         send_at_ms=send_at,
         expires_at_ms=expires_at,
         idempotency_key=key or header_key,
         metadata=body.metadata,
         source=source,
+        kind=Kind(body.kind),
+        media=media,
+        sender=body.sender,
     )
 
 

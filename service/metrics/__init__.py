@@ -1,7 +1,9 @@
 """Every Prometheus metric zapq exports, in one place. Catalogue with meanings: docs/metrics.md.
 
-Labels take bounded values only: priority (urgent|normal|low), error_class / outcome (the values of
-service.evolution.errors.ERROR_CLASSES plus "sent", "expired", "redelivery_limit"), route templates.
+Labels take bounded values only: priority (urgent|normal|low), kind (text|media), error_class /
+outcome (the values of service.evolution.errors.ERROR_CLASSES plus "sent", "expired",
+"redelivery_limit", "sender_unknown"), route templates, and sender: the name of a sender of the
+pool, which comes from configuration (ZAPQ_SENDERS, the API, the operator), never from a request.
 
 Queue gauges describe the one shared Redis queue, so every api and worker process exports the same
 values: aggregate them with ``max by (priority)``, never ``sum``.
@@ -20,13 +22,14 @@ disable_created_metrics()  # type: ignore[no-untyped-call]
 _REQUEST_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 2, 5, 10, 30, 60)
 # Enqueue-to-sent spans milliseconds (idle queue) to hours (retries after 5 min, 25 min, 2 h).
 _LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 1800, 3600, 7200, 14400)
-# Limiter waits are at most max_jobs / rate (10 / 50 = 0.2 s) in steady state.
-_WAIT_BUCKETS = (0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5)
+# A send waits for its sender's booked slot at most pool.reserve_ahead_seconds (0.2 s); few buckets,
+# as the histogram is per sender.
+_WAIT_BUCKETS = (0.005, 0.025, 0.1, 0.25, 1)
 
 ACCEPTED = Counter(
     "zapq_messages_accepted",
     "Messages accepted for sending (API or scheduler).",
-    ["priority", "source"],
+    ["priority", "source", "kind"],
 )
 DEDUPLICATED = Counter(
     "zapq_messages_deduplicated",
@@ -36,7 +39,9 @@ DEDUPLICATED = Counter(
 REJECTED = Counter(
     "zapq_messages_rejected", "Messages refused at the API before enqueue.", ["reason"]
 )
-SENT = Counter("zapq_messages_sent", "Messages Evolution accepted (HTTP 201).", ["priority"])
+SENT = Counter(
+    "zapq_messages_sent", "Messages Evolution accepted (HTTP 201).", ["priority", "kind"]
+)
 FAILED = Counter(
     "zapq_messages_failed", "Messages failed for good (not retried).", ["priority", "error_class"]
 )
@@ -79,11 +84,45 @@ ENQUEUE_TO_SENT = Histogram(
     ["priority"],
     buckets=_LATENCY_BUCKETS,
 )
+REROUTED = Counter(
+    "zapq_messages_rerouted",
+    "Attempts refused by their sender's fault, sent again through the pool (attempt not counted).",
+    ["error_class"],
+)
 LIMITER_WAIT = Histogram(
-    "zapq_limiter_wait_seconds",
-    "Time a job waited for a rate-limiter token.",
+    "zapq_sender_limiter_wait_seconds",
+    "Time a send waited for its sender's booked slot (the shared per-sender rate limit).",
+    ["sender"],
     buckets=_WAIT_BUCKETS,
 )
+SENDER_SENT = Counter("zapq_sender_sent", "Messages sent through each sender.", ["sender"])
+SENDER_REFUSALS = Counter(
+    "zapq_sender_refusals",
+    "Sends that failed by the sender's fault (they count against its breaker).",
+    ["sender", "error_class"],
+)
+SENDER_BREAKER = Gauge(
+    "zapq_sender_breaker_state",
+    "The sender's circuit breaker: 0 closed, 1 half open, 2 open.",
+    ["sender"],
+)
+SENDER_AVAILABLE = Gauge(
+    "zapq_sender_available",
+    "1 when the sender can take messages (not paused, connected, breaker not open, below its "
+    "daily limit).",
+    ["sender"],
+)
+SENDERS_AVAILABLE = Gauge("zapq_senders_available", "Senders of the pool that can take messages.")
+SENDER_RATE = Gauge(
+    "zapq_sender_rate_limit_per_second", "The sender's configured send rate.", ["sender"]
+)
+SENDER_TODAY = Gauge(
+    "zapq_sender_sent_today", "Send attempts booked today in the sender's time zone.", ["sender"]
+)
+SENDER_DAILY_LIMIT = Gauge(
+    "zapq_sender_daily_limit", "The sender's daily limit (absent when it has none).", ["sender"]
+)
+SENDER_PAUSED = Gauge("zapq_sender_paused", "1 when the sender is paused.", ["sender"])
 
 WORKER_IN_FLIGHT = Gauge("zapq_worker_in_flight_jobs", "Jobs this worker process is running.")
 WORKER_MAX_JOBS = Gauge("zapq_worker_max_jobs", "This worker process's max_jobs.")

@@ -1,20 +1,35 @@
-"""Every Redis key zapq uses, with its lifetime.
+"""Every Redis key zapq uses, with its lifetime. ``P`` is the key prefix (``ZAPQ_REDIS_KEY_PREFIX``,
+default ``{zapq}``): one Redis Cluster hash tag, so every key lives in one slot and the Lua scripts
+run on Redis Cluster and on cluster-mode managed services (BullMQ's approach).
 
-key                            type    lifetime
-zapq:msg:{id}                  hash    expires_at + messages.retention_seconds; reset to the
-                                       retention on a final state (dead: dead-letter retention)
-zapq:idem:{key_id}:{sha256}    string  api.idempotency_ttl_seconds (24 h); the scheduler's: the
-                                       message's expiry + schedule.dedupe_margin_seconds
-zapq:queue                     zset    none: arq's ready queue; members come and go with jobs
-zapq:scheduled                 zset    none: msg id -> send_at ms; emptied by the promoter
-zapq:retry                     zset    none: msg id -> next attempt ms; emptied by the promoter
-zapq:inflight                  zset    none: job id -> lock deadline ms while a worker runs it
-zapq:dead                      zset    none: msg id -> dead ms; trimmed to the dead-letter
-                                       retention on every insert
-zapq:schedule:last-run         hash    none: one small hash, overwritten by each scheduler run
-arq:job:{msg id}.{generation}  string  the arq job (JSON): its message's expiry + 1 day
-arq:retry:{job id}             string  arq's delivery counter: 88,400 s (arq's own)
-zapq:queue:health-check        string  arq's worker heartbeat: health_check_interval + 1 s
+key                              type    lifetime
+P:msg:{id}                       hash    expires_at + messages.retention_seconds; reset to the
+                                         retention on a final state (dead: dead-letter retention)
+P:idem:{key_id}:{sha256}         string  api.idempotency_ttl_seconds (24 h); the scheduler's: the
+                                         message's expiry + schedule.dedupe_margin_seconds
+P:queue                          zset    none: arq's ready queue; members come and go with jobs
+P:scheduled                      zset    none: msg id -> send_at ms; emptied by the promoter
+P:retry                          zset    none: msg id -> next attempt ms; emptied by the promoter
+P:inflight                       zset    none: job id -> lock deadline ms while a worker runs it
+P:dead                           zset    none: msg id -> dead ms; trimmed to the dead-letter
+                                         retention on every insert
+P:senders                        hash    none: the sender registry, name -> config JSON (Python's)
+P:senders:version                string  none: bumped by every registry write (workers reload)
+P:sender:{name}                  hash    none: what the scripts route on: rate, burst, daily
+                                         limit, paused, limiter and breaker state; deleted with
+                                         its sender
+P:sender:{name}:minute           hash    120 s after the last send: sends per second, 60 slots
+P:parked:{name}                  zset    none: jobs pinned to a sender that cannot take them now
+                                         (paused, breaker open, daily limit); emptied when it can
+P:sticky:{phone}                 string  pool.sticky_ttl_seconds (7 days): the recipient's sender
+P:wake                           list    none: at most a few tokens that wake idle workers
+P:schedule:last-run              hash    none: one small hash, overwritten by each scheduler run
+arq:job:{job id}                 string  the arq job (JSON): its message's expiry + 1 day
+arq:retry:{job id}               string  arq's delivery counter: 88,400 s (arq's own)
+P:queue:health-check             string  arq's worker heartbeat: health_check_interval + 1 s
+
+A job id is ``P<message id>.<generation>``: arq builds its own keys from job ids with fixed
+prefixes (``arq:job:``), so the job id carries the hash tag and arq's keys share the slot too.
 
 The zsets have no TTL because they are indexes: every member is removed by the code path that ends
 its message (send, cancel, requeue, retention trim); a TTL would drop live messages with them.
@@ -25,56 +40,154 @@ All bands are far in the past, so every member is due at once (score <= now), an
 
 Workers take jobs with take.lua instead of arq's own read path: arq leaves running jobs at the head
 of its queue and re-checks each one on every poll (about 48 Redis round trips per message at
-50 msg/s). take.lua moves a job to zapq:inflight in the same atomic step, scored by its lock
+50 msg/s). take.lua moves a job to P:inflight in the same atomic step, scored by its lock
 deadline (job_timeout_seconds + 10 s, like arq's in-progress key), so the ready queue holds only
 ready jobs and a dead worker's jobs come back when their deadline passes.
 """
 
 from __future__ import annotations
 
-from typing import Final, Literal
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final
 
-Priority = Literal["urgent", "normal", "low"]
-PRIORITIES: Final[tuple[Priority, ...]] = ("urgent", "normal", "low")
 
-PREFIX: Final = "zapq:"
-QUEUE: Final = "zapq:queue"
-SCHEDULED: Final = "zapq:scheduled"
-RETRY: Final = "zapq:retry"
-DEAD: Final = "zapq:dead"
-INFLIGHT: Final = "zapq:inflight"
-HEALTH_CHECK: Final = QUEUE + ":health-check"
-# The last `zapq schedule` run: last_run_at, last_success_at (unix s), last_failed (0|1), summary.
-SCHEDULE_LAST_RUN: Final = "zapq:schedule:last-run"
+class Priority(StrEnum):
+    URGENT = "urgent"
+    NORMAL = "normal"
+    LOW = "low"
+
+
+PRIORITIES: Final[tuple[Priority, ...]] = tuple(Priority)
+
+DEFAULT_PREFIX: Final = "{zapq}"
+# A prefix is one hash tag: braces around a short name (Redis Cluster hashes what is inside).
+PREFIX_PATTERN: Final = re.compile(r"\{[A-Za-z0-9_.-]{1,32}\}")
 
 # arq's own key prefixes (arq.constants); repeated here so that no module outside service/queue and
-# service/worker imports arq. tests/queue/test_keys.py checks they still match the installed arq.
+# service/worker imports arq. tests/queue/test_arq_boundary.py checks they match the installed arq.
 ARQ_JOB_PREFIX: Final = "arq:job:"
 ARQ_RETRY_PREFIX: Final = "arq:retry:"
 
 # A band is 10^13 ms wide: every unix-ms timestamp until the year 2286 fits inside one, so bands
 # never overlap, and scores stay exact in a double (< 2^53).
 BAND_MS: Final = 10**13
-BAND: Final[dict[str, int]] = {"urgent": -3 * BAND_MS, "normal": -2 * BAND_MS, "low": -1 * BAND_MS}
+BAND: Final[dict[Priority, int]] = {
+    Priority.URGENT: -3 * BAND_MS,
+    Priority.NORMAL: -2 * BAND_MS,
+    Priority.LOW: -1 * BAND_MS,
+}
 
 # The arq job key outlives its message's expiry by this much: a job popped after expiry still finds
 # its payload, and the worker records the message as expired instead of arq silently dropping it.
 JOB_EXTRA_TTL_MS: Final = 86_400_000
 
 
-def message(message_id: str) -> str:
-    return f"zapq:msg:{message_id}"
-
-
-def idempotency(key_id: str, key_hash: str) -> str:
-    return f"zapq:idem:{key_id}:{key_hash}"
-
-
-def arq_job(job_id: str) -> str:
-    return ARQ_JOB_PREFIX + job_id
-
-
 def band_range(priority: str) -> tuple[int, int]:
     """Score range ``[lo, hi)`` of one priority band in the ready queue."""
-    lo = BAND[priority]
+    lo = BAND[Priority(priority)]
     return lo, lo + BAND_MS
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """Key names under one prefix. ``Keys()`` is the default prefix; every process of one
+    installation must use the same prefix (several installations may share a Redis with their own).
+    """
+
+    prefix: str = DEFAULT_PREFIX
+
+    def __post_init__(self) -> None:
+        if not PREFIX_PATTERN.fullmatch(self.prefix):
+            raise ValueError("a key prefix is one Redis hash tag such as {zapq}")
+
+    # -- fixed keys (handed to the scripts in KEYS) ------------------------------------------------
+
+    @property
+    def queue(self) -> str:
+        return f"{self.prefix}:queue"
+
+    @property
+    def scheduled(self) -> str:
+        return f"{self.prefix}:scheduled"
+
+    @property
+    def retry(self) -> str:
+        return f"{self.prefix}:retry"
+
+    @property
+    def dead(self) -> str:
+        return f"{self.prefix}:dead"
+
+    @property
+    def inflight(self) -> str:
+        return f"{self.prefix}:inflight"
+
+    @property
+    def senders(self) -> str:
+        return f"{self.prefix}:senders"
+
+    @property
+    def senders_version(self) -> str:
+        return f"{self.prefix}:senders:version"
+
+    @property
+    def wake(self) -> str:
+        return f"{self.prefix}:wake"
+
+    @property
+    def health_check(self) -> str:
+        return f"{self.queue}:health-check"
+
+    @property
+    def schedule_last_run(self) -> str:
+        """The last `zapq schedule` run: last_run_at, last_success_at (unix s), last_failed,
+        summary."""
+        return f"{self.prefix}:schedule:last-run"
+
+    # -- per-id keys (the scripts build these from the prefixes in their generated header) ---------
+
+    def prefixes(self) -> dict[str, str]:
+        """Name -> prefix of every per-id key: the one source of the scripts' header."""
+        return {
+            "MSG": f"{self.prefix}:msg:",
+            "IDEM": f"{self.prefix}:idem:",
+            "SENDER": f"{self.prefix}:sender:",
+            "PARKED": f"{self.prefix}:parked:",
+            "STICKY": f"{self.prefix}:sticky:",
+            "ARQ_JOB": ARQ_JOB_PREFIX,
+            "ARQ_RETRY": ARQ_RETRY_PREFIX,
+            "JOB": self.prefix,
+        }
+
+    def message(self, message_id: str) -> str:
+        return f"{self.prefix}:msg:{message_id}"
+
+    def idempotency(self, key_id: str, key_hash: str) -> str:
+        return f"{self.prefix}:idem:{key_id}:{key_hash}"
+
+    def sender(self, name: str) -> str:
+        return f"{self.prefix}:sender:{name}"
+
+    def sender_minute(self, name: str) -> str:
+        return f"{self.prefix}:sender:{name}:minute"
+
+    def parked(self, name: str) -> str:
+        return f"{self.prefix}:parked:{name}"
+
+    def sticky(self, phone: str) -> str:
+        return f"{self.prefix}:sticky:{phone}"
+
+    def job_id(self, message_id: str, generation: int) -> str:
+        return f"{self.prefix}{message_id}.{generation}"
+
+    def message_id_of(self, job_id: str) -> str:
+        """The message a job belongs to: ``P<id>.<gen>`` -> ``<id>``."""
+        return job_id.removeprefix(self.prefix).rsplit(".", 1)[0]
+
+    def arq_job(self, job_id: str) -> str:
+        return ARQ_JOB_PREFIX + job_id
+
+
+DEFAULT: Final = Keys()

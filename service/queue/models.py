@@ -1,4 +1,9 @@
-"""Plain data that crosses the queue boundary: what is enqueued, what a message record holds."""
+"""Plain data that crosses the queue boundary: what is enqueued, what a message record holds.
+
+A record has two parts: the fields the Lua scripts route and decide on (id, recipient, priority,
+status, times, attempts, sender) and one opaque ``payload`` that Python encodes and decodes (what
+to send: kind, text, media; and what is only returned: metadata, source, idempotency key).
+"""
 
 from __future__ import annotations
 
@@ -6,14 +11,81 @@ import hashlib
 import os
 import time
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Literal
 
 import orjson
 
 from service.queue.keys import Priority
 
-Status = Literal["queued", "scheduled", "sending", "sent", "failed", "dead", "expired", "cancelled"]
-FINAL_STATUSES: frozenset[str] = frozenset({"sent", "failed", "dead", "expired", "cancelled"})
+
+class Status(StrEnum):
+    QUEUED = "queued"
+    SCHEDULED = "scheduled"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    DEAD = "dead"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+
+FINAL_STATUSES: frozenset[Status] = frozenset(
+    {Status.SENT, Status.FAILED, Status.DEAD, Status.EXPIRED, Status.CANCELLED}
+)
+
+
+class Outcome(StrEnum):
+    """What one attempt ends in (complete.lua records it)."""
+
+    SENT = "sent"
+    FAILED = "failed"
+    RETRY = "retry"
+    DEAD = "dead"
+    EXPIRED = "expired"
+    #: Not an attempt of the message's own: its sender refused (complete.lua decides, see there).
+    REROUTED = "rerouted"
+
+
+class Breaker(StrEnum):
+    """A sender's circuit breaker (take.lua and complete.lua move it; docs in senders.lua)."""
+
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+
+class Connection(StrEnum):
+    """A sender's WhatsApp session as Evolution reports it (connection.update, connectionState)."""
+
+    OPEN = "open"
+    CONNECTING = "connecting"
+    CLOSE = "close"
+
+
+class Unavailable(StrEnum):
+    """Why a sender cannot take a message now."""
+
+    UNKNOWN = "unknown"
+    PAUSED = "paused"
+    DISCONNECTED = "disconnected"
+    BREAKER_OPEN = "breaker_open"
+    DAILY_LIMIT = "daily_limit"
+    #: Healthy, but its rate allows no send within the reservation horizon.
+    BUSY = "busy"
+
+
+class Kind(StrEnum):
+    TEXT = "text"
+    MEDIA = "media"
+
+
+class MediaType(StrEnum):
+    IMAGE = "image"
+    DOCUMENT = "document"
+    VIDEO = "video"
+    AUDIO = "audio"
+
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
@@ -34,29 +106,107 @@ def now_ms() -> int:
 
 
 @dataclass(frozen=True, slots=True)
+class Media:
+    """An attachment: ``media`` is an https URL (Evolution fetches it when it sends) or raw
+    base64 (no ``data:`` prefix)."""
+
+    mediatype: MediaType
+    media: str
+    mimetype: str | None = None
+    file_name: str | None = None
+
+    @property
+    def is_url(self) -> bool:
+        return self.media.startswith("https://")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "mediatype": str(self.mediatype),
+            "media": self.media,
+            "mimetype": self.mimetype,
+            "file_name": self.file_name,
+        }
+
+    @classmethod
+    def of(cls, raw: dict[str, Any]) -> Media:
+        return cls(MediaType(raw["mediatype"]), raw["media"], raw["mimetype"], raw["file_name"])
+
+
+@dataclass(frozen=True, slots=True)
+class Content:
+    """The payload: what to send and what is only stored and returned. Lua never reads it."""
+
+    kind: Kind = Kind.TEXT
+    #: The text of a text message; the caption of a media message ("" for none).
+    text: str = ""
+    media: Media | None = None
+    metadata: dict[str, Any] | None = None
+    #: Who enqueued it ("api", "scheduler"): recorded, and a metric label.
+    source: str = "api"
+    idempotency_key: str | None = None
+
+    def encode(self) -> bytes:
+        return orjson.dumps(
+            {
+                "kind": str(self.kind),
+                "text": self.text,
+                "media": self.media.as_dict() if self.media else None,
+                "metadata": self.metadata,
+                "source": self.source,
+                "idempotency_key": self.idempotency_key,
+            }
+        )
+
+    @classmethod
+    def decode(cls, raw: bytes | str) -> Content:
+        data = orjson.loads(raw)
+        media = data.get("media")
+        return cls(
+            kind=Kind(data["kind"]),
+            text=data["text"],
+            media=Media.of(media) if media else None,
+            metadata=data.get("metadata"),
+            source=data.get("source") or "api",
+            idempotency_key=data.get("idempotency_key"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class NewMessage:
     """A validated message to enqueue. ``to`` is already normalised (E.164 digits, no "+")."""
 
     to: str
-    text: str
-    priority: Priority = "normal"
+    text: str = ""
+    priority: Priority = Priority.NORMAL
     send_at_ms: int | None = None
     #: None: the default validity (messages.default_validity_seconds) from when it becomes due.
     expires_at_ms: int | None = None
     idempotency_key: str | None = None
     metadata: dict[str, Any] | None = None
-    #: Who enqueued it ("api", "scheduler"): recorded, and a metric label.
     source: str = "api"
+    kind: Kind = Kind.TEXT
+    media: Media | None = None
+    #: Pins the message to one sender (by name); None lets the pool route it.
+    sender: str | None = None
+
+    @property
+    def content(self) -> Content:
+        return Content(
+            self.kind, self.text, self.media, self.metadata, self.source, self.idempotency_key
+        )
 
     def fingerprint(self) -> str:
         """What makes two requests "the same" for an idempotency key: the request as given."""
         body = (
             self.to,
             self.text,
-            self.priority,
+            str(self.priority),
             self.send_at_ms,
             self.expires_at_ms,
             self.metadata,
+            str(self.kind),
+            self.media.as_dict() if self.media else None,
+            self.sender,
         )
         return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
 
@@ -64,8 +214,9 @@ class NewMessage:
 @dataclass(frozen=True, slots=True)
 class EnqueueResult:
     #: "new": enqueued now; "duplicate": the idempotency key was seen with the same request, nothing
-    #: enqueued; "conflict": the key was seen with a different request, nothing enqueued.
-    outcome: Literal["new", "duplicate", "conflict"]
+    #: enqueued; "conflict": the key was seen with a different request, nothing enqueued;
+    #: "unknown_sender": pinned to a sender the pool does not have, nothing enqueued.
+    outcome: Literal["new", "duplicate", "conflict", "unknown_sender"]
     message_id: str
     #: The record as written, for "new" results (None otherwise: read it with MessageQueue.get).
     record: MessageRecord | None = None
@@ -97,11 +248,25 @@ class MessageRecord:
     remote_jid: str | None
     last_error: str | None
     error_class: str | None
-    idempotency_key: str | None
-    source: str | None
-    metadata: dict[str, Any] | None
+    content: Content
+    #: The sender the message is pinned to (None: routed by the pool).
+    pinned_sender: str | None = None
+    #: The sender of the last attempt.
+    sender: str | None = None
     #: Every transition in order: {"status": ..., "at_ms": ..., plus attempt / error_class}.
     history: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def idempotency_key(self) -> str | None:
+        return self.content.idempotency_key
+
+    @property
+    def metadata(self) -> dict[str, Any] | None:
+        return self.content.metadata
+
+    @property
+    def source(self) -> str:
+        return self.content.source
 
     @classmethod
     def from_hash(cls, raw: dict[bytes, bytes]) -> MessageRecord:
@@ -109,12 +274,11 @@ class MessageRecord:
             {"status": entry[0], "at_ms": int(entry[1]), **(entry[2] if len(entry) > 2 else {})}
             for entry in orjson.loads(raw.get(b"history", b"[]"))
         ]
-        metadata = raw.get(b"metadata")
         return cls(
             id=raw[b"id"].decode(),
             to=raw[b"to"].decode(),
-            priority=raw[b"priority"].decode(),  # type: ignore[arg-type]
-            status=raw[b"status"].decode(),  # type: ignore[arg-type]
+            priority=Priority(raw[b"priority"].decode()),
+            status=Status(raw[b"status"].decode()),
             attempts=int(raw.get(b"attempts", b"0")),
             created_at_ms=int(raw[b"created_at"]),
             expires_at_ms=int(raw[b"expires_at"]),
@@ -125,9 +289,9 @@ class MessageRecord:
             remote_jid=_str(raw, "remote_jid"),
             last_error=_str(raw, "last_error"),
             error_class=_str(raw, "error_class"),
-            idempotency_key=_str(raw, "idempotency_key"),
-            source=_str(raw, "source"),
-            metadata=orjson.loads(metadata) if metadata else None,
+            content=Content.decode(raw[b"payload"]),
+            pinned_sender=_str(raw, "pin"),
+            sender=_str(raw, "sender"),
             history=history,
         )
 

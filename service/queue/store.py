@@ -13,70 +13,82 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 
-from service.queue import keys
+from service.queue.keys import BAND, PRIORITIES, Keys, Priority, band_range
 from service.queue.models import (
+    Content,
     EnqueueResult,
     MessageRecord,
     NewMessage,
+    Outcome,
     QueueStats,
     Status,
     new_message_id,
     now_ms,
 )
-from service.queue.scripts import register
+from service.queue.scripts import Scripts
 from service.settings import Settings
 
 # Dead letters are requeued in chunks so that one request never blocks Redis for long.
 _REQUEUE_CHUNK = 500
+# take.lua reads this many ready jobs per job it may take: room to pass over messages that wait for
+# their own sender (pinned, or sticky to a busy one) without taking nothing.
+_SCAN_FACTOR = 4
 
 
 @dataclass(frozen=True, slots=True)
 class Claim:
-    """A message a worker now holds (status "sending")."""
+    """A message a worker now holds (status "sending"), routed to ``sender`` at ``send_at_ms``."""
 
+    job_id: str
+    score: int
     message_id: str
     to: str
-    text: str
-    priority: str
+    priority: Priority
     attempt: int
     ready_at_ms: int
     expires_at_ms: int
     #: True when the previous holder died or hung mid-attempt (status was already "sending").
     redelivered: bool
+    sender: str
+    #: The sender's booked slot (unix ms): the send goes then, not before.
+    send_at_ms: int
+    content: Content
 
 
 @dataclass(frozen=True, slots=True)
 class Skip:
-    """The job has nothing to do: reason is missing | stale | expired | a final status."""
+    """A job take.lua ended without sending: reason missing | stale | expired | a final status."""
 
+    job_id: str
+    message_id: str
     reason: str
     priority: str | None = None
-    ready_at_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Taken:
-    job_id: str
-    score: int
-    claim: Claim | Skip
+    claims: list[Claim]
+    skipped: list[Skip]
+    #: The registry's version: a worker reloads its view of the senders when it changes.
+    senders_version: int
+    #: True when nothing was ready at all (the worker may sleep until woken).
+    empty: bool
+    #: When no sender could take anything: when one may again (unix ms), if a time says so.
+    retry_at_ms: int | None
 
 
-def _claim_result(job_id: str, row: list[Any]) -> Claim | Skip:
-    message_id = job_id.rsplit(".", 1)[0]
-    if row[0] == b"skip":
-        priority = row[2].decode() if len(row) > 2 else None
-        return Skip(row[1].decode(), priority, int(row[3]) if len(row) > 3 else None)
-    _, to, text, priority, attempt, ready_at, expires_at, _created, previous = row
-    return Claim(
-        message_id=message_id,
-        to=to.decode(),
-        text=text.decode(),
-        priority=priority.decode(),
-        attempt=int(attempt),
-        ready_at_ms=int(ready_at),
-        expires_at_ms=int(expires_at),
-        redelivered=previous == b"sending",
-    )
+@dataclass(frozen=True, slots=True)
+class Completed:
+    #: False when the message no longer belonged to the job (a duplicate delivery finished it).
+    recorded: bool
+    outcome: Outcome | None
+    #: The sender's breaker after a sender fault that rerouted the message.
+    breaker: str | None = None
+
+
+def _list(value: Any) -> list[Any]:
+    """cjson encodes an empty Lua table as ``{}``: an empty list here."""
+    return value if isinstance(value, list) else []
 
 
 def api_key_id(api_key: str) -> str:
@@ -88,11 +100,14 @@ class MessageQueue:
     def __init__(self, redis: Redis, settings: Settings) -> None:
         self.redis = redis
         self.settings = settings
-        self.scripts = register(redis)
+        self.keys = Keys(settings.redis_key_prefix)
+        self.scripts = Scripts(redis, self.keys)
         messages = settings.messages
         self._retention_ms = messages.retention_seconds * 1000
         self._dead_retention_ms = messages.dead_letter_retention_seconds * 1000
         self._validity_ms = messages.default_validity_seconds * 1000
+        #: What the scripts route and decide with (settings.pool), handed to them as JSON.
+        self.routing = orjson.dumps(settings.pool.script_config())
 
     # -- producers ------------------------------------------------------------------------------
 
@@ -113,28 +128,24 @@ class MessageQueue:
         if not messages:
             return []
         now = at_ms if at_ms is not None else now_ms()
-        records = [self._record(message, key_id, now) for message in messages]
+        records = [self._record(message, now) for message in messages]
         args: list[Any] = [
             now,
             self._retention_ms,
             idempotency_ttl_ms or self.settings.api.idempotency_ttl_seconds * 1000,
-            keys.JOB_EXTRA_TTL_MS,
         ]
-        args += [
-            self._encode(message, record, key_id)
-            for message, record in zip(messages, records, strict=True)
+        for message, record in zip(messages, records, strict=True):
+            args += [self._envelope(message, record, key_id), record.content.encode()]
+        rows = (await self.scripts.enqueue(args))["results"]
+        return [
+            EnqueueResult(row["outcome"], row["id"], record if row["outcome"] == "new" else None)
+            for row, record in zip(rows, records, strict=True)
         ]
-        rows = await self.scripts.enqueue(args=args)
-        results = []
-        for row, record in zip(rows, records, strict=True):
-            outcome, message_id = row[0].decode(), row[1].decode()
-            results.append(EnqueueResult(outcome, message_id, record if outcome == "new" else None))
-        return results
 
-    def _record(self, message: NewMessage, key_id: str, now: int) -> MessageRecord:
+    def _record(self, message: NewMessage, now: int) -> MessageRecord:
         scheduled = message.send_at_ms is not None and message.send_at_ms > now
-        due = message.send_at_ms if scheduled else now
-        status: Status = "scheduled" if scheduled else "queued"
+        due: int = message.send_at_ms if scheduled else now  # type: ignore[assignment]
+        status = Status.SCHEDULED if scheduled else Status.QUEUED
         return MessageRecord(
             id=new_message_id(now),
             to=message.to,
@@ -142,7 +153,7 @@ class MessageQueue:
             status=status,
             attempts=0,
             created_at_ms=now,
-            expires_at_ms=message.expires_at_ms or due + self._validity_ms,  # type: ignore[operator]
+            expires_at_ms=message.expires_at_ms or due + self._validity_ms,
             ready_at_ms=due,
             send_at_ms=message.send_at_ms,
             next_attempt_at_ms=None,
@@ -150,67 +161,62 @@ class MessageQueue:
             remote_jid=None,
             last_error=None,
             error_class=None,
-            idempotency_key=message.idempotency_key,
-            source=message.source,
-            metadata=message.metadata,
-            history=[{"status": status, "at_ms": now}],
+            content=message.content,
+            pinned_sender=message.sender,
+            history=[{"status": str(status), "at_ms": now}],
         )
 
-    @staticmethod
-    def _encode(message: NewMessage, record: MessageRecord, key_id: str) -> bytes:
+    def _envelope(self, message: NewMessage, record: MessageRecord, key_id: str) -> bytes:
         idem = ""
         if message.idempotency_key is not None:
             digest = hashlib.sha256(message.idempotency_key.encode()).hexdigest()
-            idem = keys.idempotency(key_id, digest)
+            idem = self.keys.idempotency(key_id, digest)
         return orjson.dumps(
             {
                 "id": record.id,
                 "to": message.to,
-                "text": message.text,
-                "priority": message.priority,
+                "priority": str(message.priority),
                 "send_at": message.send_at_ms,
                 "expires_at": record.expires_at_ms,
                 "idem": idem,
                 "fp": message.fingerprint(),
-                "metadata": orjson.dumps(message.metadata).decode() if message.metadata else "",
                 "key_id": key_id,
-                "idempotency_key": message.idempotency_key or "",
-                "source": message.source,
+                "pin": message.sender or "",
             }
         )
 
     # -- reads ----------------------------------------------------------------------------------
 
     async def get(self, message_id: str) -> MessageRecord | None:
-        raw: dict[bytes, bytes] = await self.redis.hgetall(keys.message(message_id))  # type: ignore[misc]
+        raw: dict[bytes, bytes] = await self.redis.hgetall(self.keys.message(message_id))  # type: ignore[misc]
         return MessageRecord.from_hash(raw) if raw else None
 
     async def get_many(self, message_ids: Sequence[str]) -> list[MessageRecord | None]:
         async with self.redis.pipeline(transaction=False) as pipe:
             for message_id in message_ids:
-                pipe.hgetall(keys.message(message_id))
+                pipe.hgetall(self.keys.message(message_id))
             rows = await pipe.execute()
         return [MessageRecord.from_hash(raw) if raw else None for raw in rows]
 
     async def stats(self) -> QueueStats:
         """Depths and ages in one pipelined round trip (no scans)."""
+        keys = self.keys
         async with self.redis.pipeline(transaction=False) as pipe:
-            for priority in keys.PRIORITIES:
-                lo, hi = keys.band_range(priority)
-                pipe.zcount(keys.QUEUE, lo, f"({hi}")
-                pipe.zrangebyscore(keys.QUEUE, lo, f"({hi}", start=0, num=1, withscores=True)
-            for name in (keys.INFLIGHT, keys.SCHEDULED, keys.RETRY, keys.DEAD):
+            for priority in PRIORITIES:
+                lo, hi = band_range(priority)
+                pipe.zcount(keys.queue, lo, f"({hi}")
+                pipe.zrangebyscore(keys.queue, lo, f"({hi}", start=0, num=1, withscores=True)
+            for name in (keys.inflight, keys.scheduled, keys.retry, keys.dead):
                 pipe.zcard(name)
             rows = await pipe.execute()
         now = now_ms()
         ready: dict[str, int] = {}
         oldest: dict[str, float] = {}
-        for index, priority in enumerate(keys.PRIORITIES):
+        for index, priority in enumerate(PRIORITIES):
             count, head = rows[2 * index : 2 * index + 2]
-            ready[priority] = count
-            oldest[priority] = (
-                max(now - (head[0][1] - keys.BAND[priority]), 0) / 1000 if head else 0.0
-            )
+            ready[str(priority)] = count
+            age = max(now - (head[0][1] - BAND[priority]), 0) / 1000 if head else 0.0
+            oldest[str(priority)] = age
         in_flight, scheduled, retrying, dead = rows[-4:]
         return QueueStats(ready, oldest, in_flight, scheduled, retrying, dead)
 
@@ -218,10 +224,10 @@ class MessageQueue:
         self, *, offset: int = 0, limit: int = 100, error_class: str | None = None
     ) -> tuple[int, list[MessageRecord]]:
         """Newest first. Returns (total dead letters, the page)."""
-        total = await self.redis.zcard(keys.DEAD)
+        total = await self.redis.zcard(self.keys.dead)
         ids = [
             raw.decode()
-            for raw in await self.redis.zrevrange(keys.DEAD, offset, offset + limit - 1)
+            for raw in await self.redis.zrevrange(self.keys.dead, offset, offset + limit - 1)
         ]
         records = [record for record in await self.get_many(ids) if record is not None]
         if error_class is not None:
@@ -232,8 +238,10 @@ class MessageQueue:
 
     async def cancel(self, message_id: str) -> tuple[str, str | None]:
         """Returns ("cancelled", None), ("conflict", current status) or ("missing", None)."""
-        row = await self.scripts.cancel(args=[message_id, now_ms(), self._retention_ms])
-        return row[0].decode(), row[1].decode() if len(row) > 1 else None
+        result = await self.scripts.cancel(
+            [message_id, now_ms(), self._retention_ms], message=self.keys.message(message_id)
+        )
+        return result["outcome"], result.get("status")
 
     async def requeue(
         self, message_ids: Sequence[str], *, expires_at_ms: int | None = None
@@ -244,17 +252,17 @@ class MessageQueue:
         requeued: list[str] = []
         for start in range(0, len(message_ids), _REQUEUE_CHUNK):
             chunk = list(message_ids[start : start + _REQUEUE_CHUNK])
-            args: list[Any] = [now, expires, self._retention_ms, keys.JOB_EXTRA_TTL_MS, *chunk]
-            requeued += [raw.decode() for raw in await self.scripts.requeue(args=args)]
+            result = await self.scripts.requeue([now, expires, self._retention_ms, *chunk])
+            requeued += _list(result["requeued"])
         return requeued
 
     async def requeue_all(self, *, error_class: str | None = None) -> list[str]:
         """Requeue every dead letter, or those whose last error is of ``error_class``."""
-        ids = [raw.decode() for raw in await self.redis.zrange(keys.DEAD, 0, -1)]
+        ids = [raw.decode() for raw in await self.redis.zrange(self.keys.dead, 0, -1)]
         if error_class is not None:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for message_id in ids:
-                    pipe.hget(keys.message(message_id), "error_class")
+                    pipe.hget(self.keys.message(message_id), "error_class")
                 classes = await pipe.execute()
             ids = [
                 mid for mid, cls in zip(ids, classes, strict=True) if cls == error_class.encode()
@@ -263,37 +271,80 @@ class MessageQueue:
 
     # -- workers --------------------------------------------------------------------------------
 
-    async def claim(self, job_id: str, worker: str) -> Claim | Skip:
-        """Claim one job's message (a job taken some other way than take())."""
-        row = await self.scripts.claim(args=[job_id, now_ms(), worker, self._retention_ms])
-        return _claim_result(job_id, row)
+    async def take(
+        self, count: int, lock_seconds: float, worker: str, pool: Sequence[tuple[str, str]]
+    ) -> Taken:
+        """Take up to ``count`` ready jobs, highest priority first, route each to a sender of
+        ``pool`` ((name, its local date today), ...), book the sender's slot and claim the
+        message: one atomic round trip."""
+        args: list[Any] = [
+            count,
+            now_ms(),
+            int(lock_seconds * 1000),
+            worker,
+            self._retention_ms,
+            self.routing,
+            orjson.dumps(pool),
+        ]
+        result = await self.scripts.take(args)
+        return Taken(
+            claims=[self._claim(row) for row in _list(result["jobs"])],
+            skipped=[
+                Skip(row["job"], row["id"], row["reason"], row.get("priority"))
+                for row in _list(result["skipped"])
+            ],
+            senders_version=int(result["version"]),
+            empty=bool(result.get("empty")),
+            retry_at_ms=int(result["retry_at"]) if result.get("retry_at") else None,
+        )
 
-    async def complete(self, claim: Claim, job_id: str, outcome: str, **fields: Any) -> bool:
-        """Record an attempt's outcome: sent | failed | retry | dead | expired."""
+    @staticmethod
+    def _claim(row: dict[str, Any]) -> Claim:
+        return Claim(
+            job_id=row["job"],
+            score=int(row["score"]),
+            message_id=row["id"],
+            to=row["to"],
+            priority=Priority(row["priority"]),
+            attempt=int(row["attempts"]),
+            ready_at_ms=int(row["ready_at"]),
+            expires_at_ms=int(row["expires_at"]),
+            redelivered=bool(row["redelivered"]),
+            sender=row["sender"],
+            send_at_ms=int(row["send_at"]),
+            content=Content.decode(row["payload"]),
+        )
+
+    async def complete(self, claim: Claim, outcome: Outcome, **fields: Any) -> Completed:
+        """Record an attempt's outcome: sent | failed | retry | dead | expired. With
+        ``sender_fault=True`` the script may reroute the message instead (see complete.lua)."""
         args: list[Any] = [
             claim.message_id,
-            job_id,
+            claim.job_id,
             now_ms(),
-            outcome,
+            str(outcome),
             orjson.dumps(fields),
             self._retention_ms,
             self._dead_retention_ms,
+            self.routing,
         ]
-        return bool(await self.scripts.complete(args=args))
+        result = await self.scripts.complete(args, message=self.keys.message(claim.message_id))
+        if not result["recorded"]:
+            return Completed(False, None)
+        return Completed(True, Outcome(result["outcome"]), result.get("breaker"))
 
-    async def take(self, count: int, lock_seconds: float, worker: str) -> list[Taken]:
-        """Take up to ``count`` ready jobs, highest priority first, and claim their messages."""
-        args: list[Any] = [count, now_ms(), int(lock_seconds * 1000), worker, self._retention_ms]
-        taken = []
-        for raw_job, score, row in await self.scripts.take(args=args):
-            job_id = raw_job.decode()
-            taken.append(Taken(job_id, int(float(score)), _claim_result(job_id, row)))
-        return taken
+    async def finish_job(self, job_id: str, *, requeue: bool) -> bool:
+        """arq is done with a job: delete it, or (an interrupted run) put it back in the queue.
+        Returns True when it went back."""
+        result = await self.scripts.finish([job_id, int(requeue)])
+        return bool(result["requeued"])
 
-    async def finish_job(self, job_id: str, *, requeue: bool) -> None:
-        """arq is done with a job: delete it, or (an interrupted run) put it back in the queue."""
-        await self.scripts.finish(args=[job_id, int(requeue)])
-
-    async def promote_due(self, limit: int = 1000) -> int:
-        """Move due scheduled messages and retries to the ready queue; returns how many moved."""
-        return int(await self.scripts.promote(args=[now_ms(), limit, keys.JOB_EXTRA_TTL_MS]))
+    async def promote_due(
+        self, pool: Sequence[tuple[str, str]] = (), limit: int = 1000
+    ) -> tuple[int, int | None]:
+        """Move due scheduled messages, retries, lost jobs and unparked jobs to the ready queue.
+        Returns (how many moved, when the next scheduled message or retry is due in unix ms)."""
+        args: list[Any] = [now_ms(), limit, self.routing, orjson.dumps(list(pool))]
+        result = await self.scripts.promote(args)
+        next_at = result.get("next_at")
+        return int(result["moved"]), int(next_at) if next_at is not None else None

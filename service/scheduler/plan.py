@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from zoneinfo import ZoneInfo
 
-from service.api.validation import normalize_phone
+from service.phones import normalize_phone
 from service.queue.models import NewMessage
 from service.scheduler.charge import Charge, template_context
 from service.scheduler.rules import Rule, RulesConfig

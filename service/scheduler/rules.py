@@ -78,7 +78,7 @@ class Rule(BaseModel):
     #: Charge statuses this rule applies to (after the mapping's status_map).
     statuses: list[str] = Field(default_factory=lambda: ["open", "overdue"])
     template: str
-    priority: Priority = "normal"
+    priority: Priority = Priority.NORMAL
     #: Sends go out within this span of the day (inside the allowed hours); absent: all of them.
     window: SpanField | None = None
     #: true: send times spread evenly over the window; false: all due at its start (or now), as

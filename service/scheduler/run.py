@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 import orjson
 from redis.asyncio import Redis
 
+from service.queue.keys import Keys
 from service.queue.models import now_ms
 from service.queue.store import MessageQueue
 from service.redis import REDIS_ERRORS, create_redis
@@ -208,7 +209,10 @@ async def _finish(
         return
     redis: Redis = create_redis(settings, "scheduler")
     try:
-        await write_last_run(redis, finished_at=finished_at, failed=summary.failed, summary=result)
+        keys = Keys(settings.redis_key_prefix)
+        await write_last_run(
+            redis, keys, finished_at=finished_at, failed=summary.failed, summary=result
+        )
     except REDIS_ERRORS as exc:
         log.error("could not record the run in redis", extra={"error": type(exc).__name__})
     finally:

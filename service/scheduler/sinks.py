@@ -72,7 +72,7 @@ class QueueSink:
             counts = self.summary.per_rule[item.rule]
             if result.outcome == "new":
                 counts["enqueued"] += 1
-                metrics.ACCEPTED.labels(item.message.priority, SOURCE).inc()
+                metrics.ACCEPTED.labels(item.message.priority, SOURCE, item.message.kind).inc()
             else:
                 counts["deduped"] += 1
                 metrics.DEDUPLICATED.labels(SOURCE).inc()

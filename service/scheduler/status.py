@@ -1,4 +1,4 @@
-"""The last run, in Redis (keys.SCHEDULE_LAST_RUN): what the missed- or failed-run alert reads.
+"""The last run, in Redis (Keys.schedule_last_run): what the missed- or failed-run alert reads.
 
 `zapq schedule` is a CronJob that Prometheus never scrapes, so it leaves its result where the
 always-running api and worker processes can export it as the zapq_schedule_* gauges. A dry run
@@ -13,11 +13,11 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 
-from service.queue import keys
+from service.queue.keys import Keys
 
 
 async def write_last_run(
-    redis: Redis, *, finished_at: float, failed: bool, summary: Mapping[str, Any]
+    redis: Redis, keys: Keys, *, finished_at: float, failed: bool, summary: Mapping[str, Any]
 ) -> None:
     """Record a run that ended at ``finished_at`` (unix seconds)."""
     fields: dict[str, str] = {
@@ -27,13 +27,13 @@ async def write_last_run(
     }
     if not failed:
         fields["last_success_at"] = repr(finished_at)
-    await redis.hset(keys.SCHEDULE_LAST_RUN, mapping=fields)  # type: ignore[misc]
+    await redis.hset(keys.schedule_last_run, mapping=fields)  # type: ignore[misc]
 
 
-async def read_last_run(redis: Redis) -> dict[str, Any] | None:
+async def read_last_run(redis: Redis, keys: Keys) -> dict[str, Any] | None:
     """{"last_run_at": s, "last_success_at": s | None, "last_failed": bool, "summary": {...}};
     None before the first run."""
-    raw: dict[bytes, bytes] = await redis.hgetall(keys.SCHEDULE_LAST_RUN)  # type: ignore[misc]
+    raw: dict[bytes, bytes] = await redis.hgetall(keys.schedule_last_run)  # type: ignore[misc]
     if not raw or b"last_run_at" not in raw:
         return None
     success = raw.get(b"last_success_at")

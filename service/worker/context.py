@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from service.evolution.client import EvolutionClient
-from service.limits import TokenBucket
 from service.queue.store import MessageQueue
+from service.senders.pool import SenderPool
+from service.senders.registry import SenderRegistry
 from service.settings import Settings
 
 
@@ -19,22 +19,21 @@ class WorkerDeps:
     settings: Settings
     redis: Redis
     queue: MessageQueue
-    evolution: EvolutionClient
-    limiter: TokenBucket
+    #: The worker's view of the sender registry, with one Evolution client per sender.
+    pool: SenderPool
     #: ``<host>-<pid>``: recorded on each message this worker sends, for tracing and the benchmarks.
     worker_id: str
 
     @classmethod
     def build(cls, settings: Settings, queue: MessageQueue) -> WorkerDeps:
-        worker = settings.worker
+        registry = SenderRegistry(queue)
         return cls(
             settings=settings,
             redis=queue.redis,
             queue=queue,
-            evolution=EvolutionClient(settings.evolution, max_connections=worker.max_jobs),
-            limiter=TokenBucket(worker.rate_per_second, worker.rate_burst),
+            pool=SenderPool(registry, settings.evolution, settings.worker.max_jobs),
             worker_id=f"{socket.gethostname()}-{os.getpid()}",
         )
 
     async def aclose(self) -> None:
-        await self.evolution.aclose()
+        await self.pool.aclose()

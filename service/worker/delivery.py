@@ -1,22 +1,25 @@
-"""One attempt at one message: claim, rate-limit, send, record. Plain functions; the arq task
-calls them.
+"""One attempt at one message: wait for the sender's slot, send, record. Plain functions; the arq
+task calls them.
 
-Order matters for exactly-once-after-record: the claim refuses messages already finished (the
+Order matters for exactly-once-after-record: take.lua claims only messages still to send (the
 "already done" skip comes first), and only the job that holds the message records the outcome.
 The one duplicate window left is a crash between Evolution's 201 and recording it (see the README).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import time
 from dataclasses import dataclass
 
 from service import metrics
+from service.evolution.client import EvolutionClient
 from service.evolution.errors import EvolutionError
+from service.evolution.schemas import SentMessage
 from service.logging import mask_phone
-from service.queue.models import now_ms
+from service.queue.models import Kind, Outcome, now_ms
 from service.queue.store import Claim, Skip
 from service.worker.context import WorkerDeps
 
@@ -25,8 +28,15 @@ log = logging.getLogger("zapq.worker")
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    outcome: str  # failed | retry | dead | expired
+    outcome: Outcome  # failed | retry | dead | expired
     next_at_ms: int | None = None
+
+
+class SenderGone(EvolutionError):
+    """The sender left the pool between the take and the send: the pool routes the message anew."""
+
+    error_class = "sender_unknown"
+    blames_sender = True
 
 
 def decide(
@@ -39,79 +49,98 @@ def decide(
 ) -> Decision:
     """What a failed attempt leads to. ``attempt`` is 1-based; retry n waits delays[n-1] seconds."""
     if not error.retryable:
-        return Decision("failed")
+        return Decision(Outcome.FAILED)
     if attempt > len(delays):
-        return Decision("dead")
+        return Decision(Outcome.DEAD)
     delay = delays[attempt - 1] * (1 + random.uniform(-jitter, jitter))
     next_at = now + int(delay * 1000)
     # No attempt could happen before expiry: end it now instead of holding it for nothing.
     if next_at >= expires_at:
-        return Decision("expired")
-    return Decision("retry", next_at)
+        return Decision(Outcome.EXPIRED)
+    return Decision(Outcome.RETRY, next_at)
 
 
-async def deliver(deps: WorkerDeps, claimed: Claim | Skip, job_id: str, delivery: int) -> str:
-    """Run one attempt of a claimed message.
+def _fields(claim: Claim) -> dict[str, object]:
+    return {
+        "message_id": claim.message_id,
+        "attempt": claim.attempt,
+        "priority": str(claim.priority),
+        "sender": claim.sender,
+    }
 
-    Returns sent, failed, retry, dead, expired, or the skip reason when there was nothing to send.
+
+async def deliver(deps: WorkerDeps, claim: Claim, delivery: int) -> Outcome:
+    """Run one attempt of a claimed message: returns what was recorded.
+
     ``delivery`` counts the runs of this job (arq's job_try): above 1 it is a redelivery.
     """
-    if isinstance(claimed, Skip):
-        return skipped(claimed, job_id)
-    message_id = claimed.message_id
-    fields = {"message_id": message_id, "attempt": claimed.attempt, "priority": claimed.priority}
-    if claimed.redelivered:
-        metrics.REDELIVERED.labels(claimed.priority).inc()
+    fields = _fields(claim)
+    if claim.redelivered:
+        metrics.REDELIVERED.labels(claim.priority).inc()
         log.warning("redelivered: the previous holder died mid-attempt", extra=fields)
     if delivery > deps.settings.worker.max_deliveries:
         error = f"delivered {delivery} times without finishing (worker crashes or hangs)"
-        await deps.queue.complete(
-            claimed, job_id, "dead", error=error, error_class="redelivery_limit"
-        )
-        metrics.DEAD.labels(claimed.priority, "redelivery_limit").inc()
+        await deps.queue.complete(claim, Outcome.DEAD, error=error, error_class="redelivery_limit")
+        metrics.DEAD.labels(claim.priority, "redelivery_limit").inc()
         log.error("dead letter: redelivery limit", extra=fields)
-        return "dead"
-    metrics.LIMITER_WAIT.observe(await deps.limiter.acquire())
-    return await _send(deps, claimed, job_id, fields)
+        return Outcome.DEAD
+    wait = max(claim.send_at_ms - now_ms(), 0) / 1000
+    if wait:
+        await asyncio.sleep(wait)
+    metrics.LIMITER_WAIT.labels(claim.sender).observe(wait)
+    return await _send(deps, claim, fields)
 
 
-def skipped(skip: Skip, job_id: str) -> str:
-    """Count and log a job that had nothing to send (its script already ended it)."""
-    message_id = job_id.rsplit(".", 1)[0]
+def skipped(skip: Skip) -> str:
+    """Count and log a job that had nothing to send (take.lua already ended it)."""
     if skip.reason == "expired" and skip.priority:
         metrics.EXPIRED.labels(skip.priority).inc()
-        log.info("expired before sending", extra={"message_id": message_id})
+        log.info("expired before sending", extra={"message_id": skip.message_id})
     else:
-        log.debug("skipped", extra={"message_id": message_id, "reason": skip.reason})
+        log.debug("skipped", extra={"message_id": skip.message_id, "reason": skip.reason})
     return skip.reason
 
 
-async def _send(deps: WorkerDeps, claimed: Claim, job_id: str, fields: dict[str, object]) -> str:
+async def _call(client: EvolutionClient | None, claim: Claim, delay: int | None) -> SentMessage:
+    if client is None:
+        raise SenderGone(f"sender {claim.sender} left the pool")
+    content = claim.content
+    if content.kind is Kind.MEDIA and content.media is not None:
+        media = content.media
+        return await client.send_media(
+            claim.to,
+            str(media.mediatype),
+            media.media,
+            mimetype=media.mimetype,
+            file_name=media.file_name,
+            caption=content.text or None,
+            delay_ms=delay,
+        )
+    return await client.send_text(claim.to, content.text, delay_ms=delay)
+
+
+async def _send(deps: WorkerDeps, claim: Claim, fields: dict[str, object]) -> Outcome:
     dispatched = now_ms()
     started = time.perf_counter()
     delay = deps.settings.evolution.typing_delay_ms or None
     try:
-        sent = await deps.evolution.send_text(claimed.to, claimed.text, delay_ms=delay)
+        sent = await _call(deps.pool.client(claim.sender), claim, delay)
     except EvolutionError as error:
         _observe(error.error_class, started)
-        return await _failed(deps, claimed, job_id, error, dispatched, fields)
+        return await _failed(deps, claim, error, dispatched, fields)
     _observe("sent", started)
     await deps.queue.complete(
-        claimed,
-        job_id,
-        "sent",
+        claim,
+        Outcome.SENT,
         provider_id=sent.provider_id,
         remote_jid=sent.remote_jid,
         dispatched_at=dispatched,
     )
-    metrics.SENT.labels(claimed.priority).inc()
-    metrics.ENQUEUE_TO_SENT.labels(claimed.priority).observe(
-        (now_ms() - claimed.ready_at_ms) / 1000
-    )
-    log.info(
-        "sent", extra={**fields, "provider_id": sent.provider_id, "to": mask_phone(claimed.to)}
-    )
-    return "sent"
+    metrics.SENT.labels(claim.priority, claim.content.kind).inc()
+    metrics.SENDER_SENT.labels(claim.sender).inc()
+    metrics.ENQUEUE_TO_SENT.labels(claim.priority).observe((now_ms() - claim.ready_at_ms) / 1000)
+    log.info("sent", extra={**fields, "provider_id": sent.provider_id, "to": mask_phone(claim.to)})
+    return Outcome.SENT
 
 
 def _observe(outcome: str, started: float) -> None:
@@ -123,47 +152,60 @@ def _observe(outcome: str, started: float) -> None:
 
 async def _failed(
     deps: WorkerDeps,
-    claimed: Claim,
-    job_id: str,
+    claim: Claim,
     error: EvolutionError,
     dispatched: int,
     fields: dict[str, object],
-) -> str:
+) -> Outcome:
     worker = deps.settings.worker
     now = now_ms()
     decision = decide(
         error,
-        claimed.attempt,
+        claim.attempt,
         worker.retry_delays_seconds,
         worker.retry_jitter_ratio,
         now,
-        claimed.expires_at_ms,
+        claim.expires_at_ms,
     )
-    await deps.queue.complete(
-        claimed,
-        job_id,
+    completed = await deps.queue.complete(
+        claim,
         decision.outcome,
         error=error.message,
         error_class=error.error_class,
         next_at=decision.next_at_ms,
         dispatched_at=dispatched,
+        sender_fault=error.blames_sender,
+        sender_answered=error.about_recipient,
     )
-    labels = (claimed.priority, error.error_class)
-    counter = {"failed": metrics.FAILED, "retry": metrics.RETRIED, "dead": metrics.DEAD}
-    if decision.outcome in counter:
-        counter[decision.outcome].labels(*labels).inc()
-    else:
-        metrics.EXPIRED.labels(claimed.priority).inc()
-    level = logging.ERROR if error.alarming or decision.outcome == "dead" else logging.WARNING
+    outcome = completed.outcome or decision.outcome
+    _count(claim, error, outcome)
+    level = logging.ERROR if error.alarming or outcome is Outcome.DEAD else logging.WARNING
     log.log(
         level,
-        f"send failed: {decision.outcome}",
+        f"send failed: {outcome}",
         extra={
             **fields,
             "error_class": error.error_class,
             "status_code": error.status_code,
             "error": error.message,
-            "to": mask_phone(claimed.to),
+            "to": mask_phone(claim.to),
+            "breaker": completed.breaker,
         },
     )
-    return decision.outcome
+    return outcome
+
+
+def _count(claim: Claim, error: EvolutionError, outcome: Outcome) -> None:
+    if error.blames_sender:
+        metrics.SENDER_REFUSALS.labels(claim.sender, error.error_class).inc()
+    labels = (claim.priority, error.error_class)
+    if outcome is Outcome.REROUTED:
+        metrics.REROUTED.labels(error.error_class).inc()
+    elif outcome is Outcome.FAILED:
+        metrics.FAILED.labels(*labels).inc()
+    elif outcome is Outcome.RETRY:
+        metrics.RETRIED.labels(*labels).inc()
+    elif outcome is Outcome.DEAD:
+        metrics.DEAD.labels(*labels).inc()
+    else:
+        metrics.EXPIRED.labels(claim.priority).inc()

@@ -20,18 +20,22 @@ REDIS_ERROR_PAUSE_SECONDS = 1.0
 
 async def send_message(ctx: dict[str, Any], message_id: str) -> str:
     deps, job_id = ctx["deps"], ctx["job_id"]
+    # The worker's take claimed and routed the message; a job without a claim was not started by
+    # take.lua (arq's own read path is replaced): it goes back to the queue (ZapqWorker.job_ended).
+    claim = ctx["claims"].pop(job_id, None)
+    if claim is None:
+        log.warning("job run without a claim: back to the queue", extra={"message_id": message_id})
+        return "unclaimed"
     try:
-        # The worker's take claimed the message already; a job started any other way claims now.
-        claimed = ctx["claims"].pop(job_id, None) or await deps.queue.claim(job_id, deps.worker_id)
-        outcome = await deliver(deps, claimed, job_id, ctx["job_try"])
+        outcome = await deliver(deps, claim, ctx["job_try"])
     except REDIS_ERRORS as exc:
-        # Never let arq mark the job failed (it would drop it): run it again. The claim script makes
-        # the rerun safe (a finished message is skipped).
+        # Never let arq mark the job failed (it would drop it): run it again. take.lua makes the
+        # rerun safe (a finished message is skipped).
         log.warning(
             "redis error, job will run again", extra={"message_id": message_id, "error": repr(exc)}
         )
         await asyncio.sleep(REDIS_ERROR_PAUSE_SECONDS)
         raise RetryJob() from exc
-    # Every way deliver() returns went through a script that ended the job's run.
+    # Every way deliver() returns went through complete.lua, which ended the job's run.
     ctx["ended"].add(job_id)
-    return outcome
+    return str(outcome)

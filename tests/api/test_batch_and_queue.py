@@ -24,7 +24,7 @@ async def test_batch_partial_acceptance(client: httpx.AsyncClient, redis: Redis)
     ]
     assert body["results"][1]["errors"][0]["field"] == "to"
     assert body["results"][3]["errors"][0]["field"] == "to"
-    assert await redis.zcard(keys.QUEUE) == 2
+    assert await redis.zcard(keys.DEFAULT.queue) == 2
 
 
 async def test_batch_limits(client: httpx.AsyncClient, redis: Redis) -> None:
@@ -35,7 +35,7 @@ async def test_batch_limits(client: httpx.AsyncClient, redis: Redis) -> None:
     assert empty.status_code == 422
     extra = await client.post("/v1/messages/batch", json={"messages": [VALID], "x": 1})
     assert extra.status_code == 422
-    assert await redis.zcard(keys.QUEUE) == 0
+    assert await redis.zcard(keys.DEFAULT.queue) == 0
 
 
 async def test_batch_thousand(client: httpx.AsyncClient, redis: Redis) -> None:
@@ -43,7 +43,7 @@ async def test_batch_thousand(client: httpx.AsyncClient, redis: Redis) -> None:
     body = (await client.post("/v1/messages/batch", json={"messages": items})).json()
     assert body["accepted"] == 1000
     assert len({r["id"] for r in body["results"]}) == 1000
-    assert await redis.zcard(keys.QUEUE) == 1000
+    assert await redis.zcard(keys.DEFAULT.queue) == 1000
 
 
 async def test_batch_idempotency(client: httpx.AsyncClient, redis: Redis) -> None:
@@ -60,7 +60,7 @@ async def test_batch_idempotency(client: httpx.AsyncClient, redis: Redis) -> Non
     ).json()
     assert [r["id"] for r in again["results"]] == [r["id"] for r in first["results"]]
     assert [r["duplicate"] for r in again["results"]] == [True, True]
-    assert await redis.zcard(keys.QUEUE) == 2
+    assert await redis.zcard(keys.DEFAULT.queue) == 2
     # The same key inside one batch: the second item is a duplicate of the first.
     twice = [{**VALID, "idempotency_key": "z"}, {**VALID, "idempotency_key": "z"}]
     result = (await client.post("/v1/messages/batch", json={"messages": twice})).json()

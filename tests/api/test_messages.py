@@ -14,7 +14,8 @@ VALID = {"to": "+55 11 98765-4321", "text": "Sua fatura vence amanhã"}
 
 
 async def queue_size(redis: Redis) -> int:
-    return int(await redis.zcard(keys.QUEUE)) + int(await redis.zcard(keys.SCHEDULED))
+    default = keys.DEFAULT
+    return int(await redis.zcard(default.queue)) + int(await redis.zcard(default.scheduled))
 
 
 async def test_accepts_and_normalises(client: httpx.AsyncClient, redis: Redis) -> None:
@@ -30,7 +31,7 @@ async def test_accepts_and_normalises(client: httpx.AsyncClient, redis: Redis) -
     assert [h["status"] for h in body["history"]] == ["queued"]
     fetched = (await client.get(f"/v1/messages/{body['id']}")).json()
     assert fetched["id"] == body["id"] and fetched["status"] == "queued"
-    assert await redis.zcard(keys.QUEUE) == 1
+    assert await redis.zcard(keys.DEFAULT.queue) == 1
 
 
 async def test_local_number_uses_default_region(client: httpx.AsyncClient) -> None:
@@ -69,7 +70,9 @@ async def test_validation_names_the_field(
 
 async def test_missing_fields_are_named(client: httpx.AsyncClient) -> None:
     response = await client.post("/v1/messages", json={})
-    assert {e["field"] for e in response.json()["detail"]} == {"to", "text"}
+    assert {e["field"] for e in response.json()["detail"]} == {"to"}
+    response = await client.post("/v1/messages", json={"to": "+5511987654321"})
+    assert response.json()["detail"] == [{"field": "text", "message": "must not be empty"}]
 
 
 async def test_expiry_must_follow_send_at(client: httpx.AsyncClient) -> None:
@@ -137,7 +140,7 @@ async def test_idempotency_key_in_body(client: httpx.AsyncClient, redis: Redis) 
     assert again.json()["id"] == first.json()["id"]
     assert again.headers["idempotent-replayed"] == "true"
     assert "idempotent-replayed" not in first.headers
-    assert await redis.zcard(keys.QUEUE) == 1
+    assert await redis.zcard(keys.DEFAULT.queue) == 1
 
 
 async def test_idempotency_header_and_namespaces(client: httpx.AsyncClient, redis: Redis) -> None:
@@ -150,7 +153,7 @@ async def test_idempotency_header_and_namespaces(client: httpx.AsyncClient, redi
     )
     assert again.json()["id"] == first.json()["id"]
     assert other_key.json()["id"] != first.json()["id"], "idempotency keys are per API key"
-    assert await redis.zcard(keys.QUEUE) == 2
+    assert await redis.zcard(keys.DEFAULT.queue) == 2
 
 
 async def test_idempotency_key_reused_with_other_body(
@@ -162,7 +165,7 @@ async def test_idempotency_key_reused_with_other_body(
     )
     assert response.status_code == 422
     assert response.json()["detail"][0]["field"] == "idempotency_key"
-    assert await redis.zcard(keys.QUEUE) == 1
+    assert await redis.zcard(keys.DEFAULT.queue) == 1
 
 
 async def test_header_and_body_keys_must_agree(client: httpx.AsyncClient) -> None:
@@ -174,7 +177,7 @@ async def test_header_and_body_keys_must_agree(client: httpx.AsyncClient) -> Non
 
 async def test_idempotency_key_expires(client: httpx.AsyncClient, redis: Redis) -> None:
     await client.post("/v1/messages", json={**VALID, "idempotency_key": "ttl"})
-    [key] = await redis.keys("zapq:idem:*")
+    [key] = await redis.keys("{zapq}:idem:*")
     ttl = await redis.ttl(key)
     assert 86_000 < ttl <= 86_400
 
@@ -183,7 +186,8 @@ async def test_send_at_schedules(client: httpx.AsyncClient, redis: Redis) -> Non
     later = datetime.now(UTC) + timedelta(hours=2)
     body = (await client.post("/v1/messages", json={**VALID, "send_at": later.isoformat()})).json()
     assert body["status"] == "scheduled"
-    assert await redis.zcard(keys.SCHEDULED) == 1 and await redis.zcard(keys.QUEUE) == 0
+    assert await redis.zcard(keys.DEFAULT.scheduled) == 1
+    assert await redis.zcard(keys.DEFAULT.queue) == 0
     # Default validity counts from the due time, not from now.
     expires = datetime.fromisoformat(body["expires_at"])
     assert abs((expires - later).total_seconds() - 86_400) < 2
@@ -194,7 +198,7 @@ async def test_cancel(client: httpx.AsyncClient, redis: Redis) -> None:
     cancelled = await client.delete(f"/v1/messages/{created['id']}")
     assert cancelled.status_code == 200
     assert cancelled.json()["status"] == "cancelled"
-    assert await redis.zcard(keys.QUEUE) == 0
+    assert await redis.zcard(keys.DEFAULT.queue) == 0
     assert await redis.keys("arq:job:*") == []
     again = await client.delete(f"/v1/messages/{created['id']}")
     assert again.status_code == 409 and "cancelled" in again.json()["detail"]
@@ -205,7 +209,7 @@ async def test_cancel_scheduled(client: httpx.AsyncClient, redis: Redis) -> None
     later = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
     created = (await client.post("/v1/messages", json={**VALID, "send_at": later})).json()
     assert (await client.delete(f"/v1/messages/{created['id']}")).json()["status"] == "cancelled"
-    assert await redis.zcard(keys.SCHEDULED) == 0
+    assert await redis.zcard(keys.DEFAULT.scheduled) == 0
 
 
 async def test_unknown_message(client: httpx.AsyncClient) -> None:
@@ -216,7 +220,7 @@ async def test_unknown_message(client: httpx.AsyncClient) -> None:
 
 async def test_record_has_ttl(client: httpx.AsyncClient, redis: Redis) -> None:
     created = (await client.post("/v1/messages", json=VALID)).json()
-    ttl = await redis.ttl(keys.message(created["id"]))
+    ttl = await redis.ttl(keys.DEFAULT.message(created["id"]))
     # validity (1 day) + retention (7 days)
     assert 8 * 86_400 - 10 < ttl <= 8 * 86_400
     [job] = await redis.keys("arq:job:*")

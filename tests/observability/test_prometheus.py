@@ -292,11 +292,11 @@ def test_counters_agree_with_the_simulator_and_redis(observed: dict[str, Any]) -
     invalid = f'sum(zapq_messages_failed_total{{{SEL}, error_class="invalid_recipient"}})'
     assert scalar(observed, invalid) == len(INVALID)
     client = Redis.from_url(observed["stack"].redis_url)
-    dead = client.zcard(keys.DEAD)
+    dead = client.zcard(keys.DEFAULT.dead)
     assert dead >= 3
     assert scalar(observed, f"max(zapq_queue_dead_letters{{{SEL}}})") == dead
     assert scalar(observed, f"sum(zapq_messages_dead_total{{{SEL}}})") == dead
-    scheduled = client.zcard(keys.SCHEDULED)
+    scheduled = client.zcard(keys.DEFAULT.scheduled)
     client.close()
     assert scheduled == 1 + SCHEDULED_CHARGES  # one API message left, the scheduler's run
     assert scalar(observed, f"max(zapq_queue_scheduled_messages{{{SEL}}})") == scheduled

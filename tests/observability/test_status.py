@@ -87,7 +87,7 @@ async def test_json_carries_the_same_figures(redis: Redis, settings: Settings) -
 async def test_send_rate_comes_from_the_workers_metrics(
     redis: Redis, settings: Settings, metrics_url: str
 ) -> None:
-    before = metrics.SENT.labels("normal")._value.get()
+    before = metrics.SENT.labels("normal", "text")._value.get()
     out = io.StringIO()
     await status(settings, args(json=True, metrics_url=[metrics_url, "http://127.0.0.1:9/"]), out)
     body = orjson.loads(out.getvalue())
@@ -96,7 +96,7 @@ async def test_send_rate_comes_from_the_workers_metrics(
     counter = SentCounter()
     async with httpx.AsyncClient() as client:
         assert await scrape(client, [metrics_url], counter) == 1
-        metrics.SENT.labels("normal").inc(30)
+        metrics.SENT.labels("normal", "text").inc(30)
         assert await scrape(client, [metrics_url], counter) == 1
     (first, second) = [value for _, value in counter.samples[metrics_url]]
     assert second - first == 30

@@ -74,7 +74,7 @@ async def records(redis: Redis) -> list[MessageRecord]:
     """Every message record in Redis, by idempotency key."""
     found = [
         MessageRecord.from_hash(await redis.hgetall(key))  # type: ignore[misc]
-        async for key in redis.scan_iter(match="zapq:msg:*")
+        async for key in redis.scan_iter(match="{zapq}:msg:*")
     ]
     return sorted(found, key=lambda record: record.idempotency_key or "")
 

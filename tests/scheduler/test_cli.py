@@ -17,6 +17,7 @@ import pytest
 from redis.asyncio import Redis
 
 from service.devstack import child_env, free_port
+from service.queue.keys import DEFAULT
 from service.scheduler.progress import Progress
 from service.scheduler.status import read_last_run
 from service.scheduler.summary import Summary
@@ -62,7 +63,7 @@ async def test_a_run_exits_0_with_progress_lines_and_a_summary(
     progress = [line for line in lines if line.get("msg") == "schedule progress"]
     assert progress and progress[-1]["read"] == 1200 and progress[-1]["percent"] == 100.0
     assert summary_line(done.stdout)["found"] == 1200
-    assert await read_last_run(redis) is not None
+    assert await read_last_run(redis, DEFAULT) is not None
 
 
 async def test_unreachable_source_exits_1_and_is_recorded(redis_url: str, redis: Redis) -> None:
@@ -71,7 +72,7 @@ async def test_unreachable_source_exits_1_and_is_recorded(redis_url: str, redis:
     result = summary_line(done.stdout)
     assert result["error_code"] == "source_unavailable" and "ConnectError" in result["error"]
     assert '"schedule run failed"' in done.stdout
-    last = await read_last_run(redis)
+    last = await read_last_run(redis, DEFAULT)
     assert last is not None and last["last_failed"]
 
 

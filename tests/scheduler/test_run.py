@@ -16,6 +16,8 @@ from redis.asyncio import Redis
 from service import metrics
 from service.devstack import free_port
 from service.queue import keys
+from service.queue.keys import DEFAULT
+from service.queue.models import Content
 from service.scheduler.status import read_last_run
 from service.settings import Settings
 from tests.scheduler.billing_api import BillingApi
@@ -95,7 +97,8 @@ async def test_texts_are_pt_br(ssettings: Settings, billing: BillingApi, redis: 
 
 
 async def _text(redis: Redis, message_id: str) -> str:
-    return (await redis.hget(keys.message(message_id), "text")).decode()  # type: ignore[misc, union-attr]
+    raw = await redis.hget(keys.DEFAULT.message(message_id), "payload")  # type: ignore[misc]
+    return Content.decode(raw).text
 
 
 @pytest.mark.parametrize(
@@ -194,7 +197,7 @@ async def test_two_concurrent_runs_enqueue_each_message_once(
     deduped = one.result["deduped"] + two.result["deduped"]
     assert (enqueued, deduped) == (1500, 1500)
     assert len(await records(redis)) == 1500
-    assert await redis.zcard(keys.SCHEDULED) == 1500
+    assert await redis.zcard(keys.DEFAULT.scheduled) == 1500
     assert metrics.DEDUPLICATED.labels("scheduler")._value.get() - before == 1500
 
 
@@ -203,7 +206,7 @@ async def test_dedupe_key_outlives_the_send_window(
 ) -> None:
     billing.reset([charge("a", MONDAY)])
     await run(configure(ssettings, dedupe_margin_seconds=3600), at(MONDAY, 7))
-    (key,) = [k async for k in redis.scan_iter(match="zapq:idem:scheduler:*")]
+    (key,) = [k async for k in redis.scan_iter(match="{zapq}:idem:scheduler:*")]
     # expires 12:00, enqueued at 07:00: 5 h to the end of the window + the 1 h margin.
     assert abs(await redis.pttl(key) - 6 * 3_600_000) < 5_000
 
@@ -258,17 +261,17 @@ async def test_dry_run_of_another_day_shows_that_whole_day(
 async def test_last_run_is_recorded_and_success_time_survives_a_failure(
     ssettings: Settings, billing: BillingApi, redis: Redis
 ) -> None:
-    assert await read_last_run(redis) is None
+    assert await read_last_run(redis, DEFAULT) is None
     billing.reset([charge("a", MONDAY)])
     await run(ssettings, at(MONDAY, 7))
-    good = await read_last_run(redis)
+    good = await read_last_run(redis, DEFAULT)
     assert good is not None and not good["last_failed"]
     assert good["last_success_at"] == good["last_run_at"]
     assert good["summary"]["enqueued"] == 1
     billing.fail_always = True
     failed = await run(configure(ssettings, source_attempts=1), at(MONDAY, 7))
     assert failed.result["error_code"] == "source_unavailable"
-    bad = await read_last_run(redis)
+    bad = await read_last_run(redis, DEFAULT)
     assert bad is not None and bad["last_failed"]
     assert bad["last_success_at"] == good["last_success_at"] < bad["last_run_at"]
     assert bad["summary"]["ok"] is False
@@ -315,7 +318,7 @@ async def test_unknown_rules_file_fails_before_reading(
     result = (await run(ssettings, at(MONDAY, 7), rules_file="/nonexistent.yaml")).result
     assert result["error_code"] == "invalid_rules"
     assert billing.requests == []
-    last = await read_last_run(redis)
+    last = await read_last_run(redis, DEFAULT)
     assert last is not None and last["last_failed"]
 
 

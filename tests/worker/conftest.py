@@ -28,9 +28,16 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 20.0
 
 
 def sim_settings(
-    base: Settings, sim_url: str, evolution: dict[str, Any] | None = None, **worker: Any
+    base: Settings,
+    sim_url: str,
+    evolution: dict[str, Any] | None = None,
+    *,
+    senders: list[dict[str, Any]] | None = None,
+    **worker: Any,
 ) -> Settings:
-    """Settings for a worker against the simulator (validated, so secrets stay SecretStr)."""
+    """Settings for a worker against the simulator (validated, so secrets stay SecretStr); a
+    breaker waits 0.3 s before trial sends. ``senders``: ZAPQ_SENDERS (default: the one sender of
+    the evolution settings, 1,000 msg/s so that the limiter holds no test back)."""
     data = base.model_dump()
     data["redis_url"] = base.redis_url.get_secret_value()
     data["api_keys"] = [k.get_secret_value() for k in base.api_keys]
@@ -47,6 +54,9 @@ def sim_settings(
         **worker,
     )
     data["metrics"]["port"] = 0
+    data["pool"].update(breaker_open_seconds=0.3)
+    instance = data["evolution"]["instance"]
+    data["senders"] = senders or [{"name": instance, "rate_per_second": 1000, "burst": 100}]
     return Settings.model_validate(data)
 
 

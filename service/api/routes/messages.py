@@ -39,10 +39,19 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 _CONFLICT = "this idempotency key was already used with a different request"
 
 
+def _refusal(result: EnqueueResult, message: NewMessage) -> FieldError | None:
+    """Why the enqueue script refused a message (nothing was written), if it did."""
+    if result.outcome == "conflict":
+        return FieldError(field="idempotency_key", message=_CONFLICT)
+    if result.outcome == "unknown_sender":
+        return FieldError(field="sender", message=f"no sender named {message.sender!r} in the pool")
+    return None
+
+
 def _count(results: list[EnqueueResult], messages: list[NewMessage]) -> None:
     for result, message in zip(results, messages, strict=True):
         if result.outcome == "new":
-            metrics.ACCEPTED.labels(message.priority, message.source).inc()
+            metrics.ACCEPTED.labels(message.priority, message.source, message.kind).inc()
         elif result.outcome == "duplicate":
             metrics.DEDUPLICATED.labels(message.source).inc()
 
@@ -60,8 +69,9 @@ async def create_message(
     message = to_new_message(body, settings, now_ms(), header_key=idempotency_key)
     [result] = await queue.enqueue([message], key_id)
     _count([result], [message])
-    if result.outcome == "conflict":
-        raise ValidationFailed([{"field": "idempotency_key", "message": _CONFLICT}])
+    refusal = _refusal(result, message)
+    if refusal is not None:
+        raise ValidationFailed([refusal.model_dump()])
     if result.record is not None:
         return MessageOut.of(result.record)
     response.headers["Idempotent-Replayed"] = "true"
@@ -100,10 +110,10 @@ async def create_batch(
     messages = [message for _, message in valid]
     outcomes = await queue.enqueue(messages, key_id, at_ms=now)
     _count(outcomes, messages)
-    for (index, _), outcome in zip(valid, outcomes, strict=True):
-        if outcome.outcome == "conflict":
-            errors = [FieldError(field="idempotency_key", message=_CONFLICT)]
-            results.append(BatchItemOut(index=index, status="rejected", errors=errors))
+    for (index, message), outcome in zip(valid, outcomes, strict=True):
+        refusal = _refusal(outcome, message)
+        if refusal is not None:
+            results.append(BatchItemOut(index=index, status="rejected", errors=[refusal]))
         else:
             duplicate = outcome.outcome == "duplicate"
             results.append(

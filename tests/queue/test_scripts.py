@@ -1,0 +1,57 @@
+"""The Lua scripts and Python agree on every shared fact, and the check that says so works."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.queue import scripts
+from service.queue.keys import Keys
+
+
+@pytest.mark.parametrize("name", sorted(scripts.SPECS))
+def test_scripts_name_every_fact(name: str) -> None:
+    assert scripts.lua_problems(name) == []
+
+
+def test_check_catches_a_spelled_out_status() -> None:
+    script = scripts._file("cancel").replace("S.CANCELLED", "'cancelled'", 1)
+    assert scripts.lua_problems("cancel", script) == [
+        "cancel: literal 'cancelled' repeats a fact the header defines"
+    ]
+
+
+def test_check_catches_a_typo_and_an_undeclared_key() -> None:
+    script = scripts._file("finish").replace("K.INFLIGHT", "K.IN_FLIGHT")
+    script += "\nredis.call('DEL', K.DEAD)\nlocal x = S.SNET\n"
+    assert scripts.lua_problems("finish", script) == [
+        "finish: K.IN_FLIGHT is not declared in its KEYS",
+        "finish: K.DEAD is not declared in its KEYS",
+        "finish: S.SNET is not defined in the generated header",
+    ]
+
+
+def test_check_follows_shared_functions() -> None:
+    """complete.lua reaches K.INFLIGHT through lib.lua's end_job: its KEYS must declare it."""
+    spec = scripts.SPECS["complete"]
+    without = scripts.Spec(tuple(k for k in spec.keys if k != "inflight"), spec.senders)
+    original = scripts.SPECS["complete"]
+    scripts.SPECS["complete"] = without
+    try:
+        assert scripts.lua_problems("complete") == [
+            "complete (via end_job): K.INFLIGHT is not declared in its KEYS"
+        ]
+    finally:
+        scripts.SPECS["complete"] = original
+
+
+def test_check_catches_a_key_name() -> None:
+    script = scripts._file("requeue") + "\nredis.call('GET', '{zapq}:queue')\n"
+    assert scripts.lua_problems("requeue", script) == [
+        "requeue: literal '{zapq}:queue' repeats a fact the header defines"
+    ]
+
+
+def test_header_binds_keys_in_order_and_uses_the_prefix() -> None:
+    header = scripts.header("finish", Keys("{other}"))
+    assert "local K = {QUEUE = KEYS[1], INFLIGHT = KEYS[2]}" in header
+    assert "MSG = '{other}:msg:'" in header and "'{zapq}" not in header
