@@ -29,6 +29,8 @@ SOURCE = "scheduler"
 class Planned:
     rule: str
     message: NewMessage
+    #: The charge's template fields: a dry run renders its sample from them, masked.
+    context: dict[str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +96,7 @@ class Planner:
         for outcome in outcomes:
             self._count(charge, outcome)
         return [
-            Planned(outcome.rule.name, self._message(charge, outcome))
+            Planned(outcome.rule.name, self._message(charge, outcome), context)
             for outcome in outcomes
             if outcome.kind == "planned"
         ]

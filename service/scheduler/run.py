@@ -137,7 +137,7 @@ async def _execute(
     async with contextlib.AsyncExitStack() as stack:
         stack.push_async_callback(source.aclose)
         if options.dry_run:
-            sink = dry = DryRunSink(schedule.dry_run_sample_size)
+            sink = dry = DryRunSink(schedule.dry_run_sample_size, planner.templates)
         else:
             redis: Redis = create_redis(settings, "scheduler")
             stack.push_async_callback(redis.aclose)

@@ -16,6 +16,7 @@ from datetime import date
 from typing import Any
 
 from service.logging import mask_phone
+from service.scheduler.masking import mask_id
 
 log = logging.getLogger("zapq.scheduler")
 
@@ -35,14 +36,6 @@ _LOGGED_PER_KIND = 20
 # Invalid records listed in the summary line (and so in Redis's last-run hash): enough to find
 # the pattern, small enough for one line.
 SAMPLED_INVALID_RECORDS = 10
-
-
-def mask_id(charge_id: str) -> str:
-    """The last third of an id, at most 4 characters: ``ch_0001234`` -> ``*******234``. Enough
-    to tell charges apart in a log, not to look one up from outside (ids end up in payment
-    links)."""
-    shown = min(len(charge_id) // 3, 4)
-    return "*" * (len(charge_id) - shown) + charge_id[len(charge_id) - shown :]
 
 
 @dataclass

@@ -13,11 +13,12 @@ import pytest
 from redis.asyncio import Redis
 
 from service.scheduler.charge import FieldMap, template_context
+from service.scheduler.masking import mask_id
 from service.scheduler.plan import Planner
 from service.scheduler.rules import RulesConfig
 from service.scheduler.run import plan_record
 from service.scheduler.status import read_last_run
-from service.scheduler.summary import Summary, mask_id
+from service.scheduler.summary import Summary
 from service.settings import Settings
 from tests.scheduler.billing_api import BillingApi
 from tests.scheduler.conftest import MONDAY, SAO_PAULO, at, charge, records, run
