@@ -1,5 +1,9 @@
-"""The `zapq` command: api, worker, evolution-sim, status, dev (and, as they land, schedule,
-operator)."""
+"""The `zapq` command: api, worker, evolution-sim, status, schedule, dev (and, as it lands,
+operator).
+
+Every command that reads settings does so through service.config_errors.load_settings: an invalid
+one exits 2 with one line per problem naming its ZAPQ_* variable, never its value.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,8 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
+from service.config_errors import load_settings
 from service.logging import configure_logging
-from service.settings import get_settings
 
 
 def _api(args: argparse.Namespace) -> None:
@@ -16,7 +20,7 @@ def _api(args: argparse.Namespace) -> None:
 
     from service.api.app import create_app
 
-    settings = get_settings()
+    settings = load_settings()
     configure_logging(settings.log_level)
     # One process per pod: scale with replicas, so prometheus-client needs no multiprocess mode.
     uvicorn.run(
@@ -34,7 +38,7 @@ def _api(args: argparse.Namespace) -> None:
 def _worker(_: argparse.Namespace) -> None:
     from service.worker.main import run_worker
 
-    settings = get_settings()
+    settings = load_settings()
     configure_logging(settings.log_level)
     run_worker(settings)
 
@@ -48,18 +52,20 @@ def _sim(args: argparse.Namespace) -> None:
 def _status(args: argparse.Namespace) -> None:
     from service.status import run
 
-    run(get_settings(), args)
+    run(load_settings(), args)
 
 
 def _schedule(args: argparse.Namespace) -> None:
     from service.scheduler.cli import run
 
-    run(args)
+    run(args, load_settings())
 
 
 def _dev(args: argparse.Namespace) -> None:
     from service.dev import run_dev
 
+    # Checked before anything starts: the children read the same environment.
+    load_settings()
     run_dev(args)
 
 

@@ -2,7 +2,8 @@
 
 Sources hand over plain records (a JSON object, a CSV row, a SQL row); ``FieldMap.to_charge`` reads
 our fields from them by name or dotted path (``customer.phone``), so one mapping serves all three.
-A record that cannot be read raises InvalidRecord: that charge is counted, the run goes on.
+A record that cannot be read raises InvalidRecord: that charge is counted, the run goes on (so
+does any other error one record causes: see run.py).
 """
 
 from __future__ import annotations
@@ -89,6 +90,11 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value).strip()
 
 
+# No charge reaches a quadrillion; below it every amount formats to cents (pt-BR text quantizes
+# within Decimal's 28 significant digits: 1E+30 could not be formatted at all).
+_MAX_AMOUNT = Decimal(10) ** 15
+
+
 def parse_amount(value: Any, unit: str) -> Decimal:
     """123.4, "123.40", "1.234,56" (pt-BR) or integer cents when unit is "cents"."""
     text = _text(value)
@@ -100,25 +106,39 @@ def parse_amount(value: Any, unit: str) -> Decimal:
         raise InvalidRecord("amount is not a number") from exc
     if not amount.is_finite():
         raise InvalidRecord("amount is not a number")
+    if abs(amount) >= _MAX_AMOUNT:
+        raise InvalidRecord("amount is out of range")
     return amount / 100 if unit == "cents" else amount
 
 
 def parse_due_date(value: Any, zone: ZoneInfo) -> date:
     """A date, "2025-03-10", "10/03/2025", or a timestamp (read in ``zone``: 23:00Z is still the
     previous day in São Paulo)."""
+    try:
+        return _due_date(value, zone)
+    except OverflowError as exc:  # 9999-12-31T23:00-05:00 is past year 9999 in São Paulo
+        raise InvalidRecord("due date is out of range") from exc
+    except (ValueError, IndexError) as exc:
+        raise InvalidRecord("due date is not a date") from exc
+
+
+def _due_date(value: Any, zone: ZoneInfo) -> date:
     if isinstance(value, datetime):
         return value.astimezone(zone).date() if value.tzinfo else value.date()
     if isinstance(value, date):
         return value
     text = _text(value)
-    try:
-        if len(text) == 10 and text[2] == "/" and text[5] == "/":
-            return date(int(text[6:]), int(text[3:5]), int(text[:2]))
-        if len(text) == 10:
-            return date.fromisoformat(text)
-        return parse_due_date(datetime.fromisoformat(text), zone)
-    except (ValueError, IndexError) as exc:
-        raise InvalidRecord("due date is not a date") from exc
+    if len(text) == 10 and text[2] == "/" and text[5] == "/":
+        return date(int(text[6:]), int(text[3:5]), int(text[:2]))
+    if len(text) == 10:
+        return date.fromisoformat(text)
+    return _due_date(datetime.fromisoformat(text), zone)
+
+
+def record_id(record: Any, fields: FieldMap) -> str:
+    """The charge id of a record that could not be read, if it has one (for the logs)."""
+    value = lookup(record, fields.id) if isinstance(record, dict) else None
+    return _text(value) if isinstance(value, str | int) else ""
 
 
 class FieldMap(BaseModel):

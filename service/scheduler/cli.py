@@ -11,6 +11,10 @@ import argparse
 import asyncio
 import sys
 from datetime import date
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from service.settings import Settings
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 
@@ -43,21 +47,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run(args: argparse.Namespace) -> None:
-    from pydantic import ValidationError
-
+def run(args: argparse.Namespace, settings: Settings) -> None:
+    """``settings`` come from service.config_errors.load_settings: invalid ones exit 2 before
+    this, with no Redis to record the run in (the missed-run alert reports it)."""
     from service.logging import configure_logging
     from service.scheduler.errors import ConfigError, RulesError
     from service.scheduler.run import RunOptions, run_schedule
-    from service.settings import get_settings
 
-    try:
-        settings = get_settings()
-    except ValidationError as exc:
-        # Without valid settings there is no Redis to record the run in: the exit code and the
-        # missed-run alert (no new success) report it.
-        sys.stderr.write(f"zapq schedule: invalid settings: {exc}\n")
-        sys.exit(EXIT_CONFIG)
     configure_logging(settings.log_level)
     options = RunOptions(
         run_date=args.date,

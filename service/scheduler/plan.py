@@ -29,6 +29,23 @@ SOURCE = "scheduler"
 class Planned:
     rule: str
     message: NewMessage
+    #: The charge's template fields: a dry run renders its sample from them, masked.
+    context: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """What one rule makes of one charge, before anything is counted."""
+
+    rule: Rule
+    #: A per-rule outcome of summary.RULE_OUTCOMES: planned, outside_window, invalid_phone or
+    #: template_errors.
+    kind: str
+    #: planned: the message text; a problem: what is wrong.
+    detail: str = ""
+    #: planned only: the normalised number and the rule's window.
+    phone: str = ""
+    window: Window | None = None
 
 
 def idempotency_key(charge_id: str, rule: str, due_date: date) -> str:
@@ -67,44 +84,62 @@ class Planner:
         return [rule for rule in rules if charge.status in rule.statuses]
 
     def plan(self, charge: Charge) -> list[Planned]:
-        planned: list[Planned] = []
-        phone: str | None = None
-        for rule in self.matching(charge):
-            counts = self.summary.per_rule[rule.name]
-            counts["eligible"] += 1
-            window = self.windows[rule.name]
-            if window is None:
-                counts["outside_window"] += 1
-                continue
-            try:
-                phone = phone or normalize_phone(charge.phone, self.region)
-            except ValueError as exc:
-                counts["invalid_phone"] += 1
-                self.summary.problem(
-                    "invalid_phone", str(exc), charge_id=charge.id, rule=rule.name,
-                    phone=charge.phone,
-                )  # fmt: skip
-                continue
-            try:
-                text = self.templates[rule.name].render(
-                    template_context(charge, self.run_date), self.max_chars
-                )
-            except TemplateRenderError as exc:
-                counts["template_errors"] += 1
-                self.summary.problem(
-                    "template_error", str(exc), charge_id=charge.id, rule=rule.name
-                )
-                continue
-            counts["planned"] += 1
-            planned.append(Planned(rule.name, self._message(charge, rule, phone, text, window)))
-        return planned
+        """The charge's messages. Whatever one charge makes fail (an amount or a date that cannot
+        be formatted, a bug) raises before anything is counted for it: the run counts it as an
+        invalid record, and the per-rule counts stay consistent."""
+        rules = self.matching(charge)
+        if not rules:
+            return []
+        context = template_context(charge, self.run_date)
+        phone = self._phone(charge)
+        outcomes = [self._outcome(rule, context, phone) for rule in rules]
+        for outcome in outcomes:
+            self._count(charge, outcome)
+        return [
+            Planned(outcome.rule.name, self._message(charge, outcome), context)
+            for outcome in outcomes
+            if outcome.kind == "planned"
+        ]
 
-    def _message(
-        self, charge: Charge, rule: Rule, phone: str, text: str, window: Window
-    ) -> NewMessage:
+    def _phone(self, charge: Charge) -> str | ValueError:
+        try:
+            return normalize_phone(charge.phone, self.region)
+        except ValueError as exc:
+            return exc
+
+    def _outcome(self, rule: Rule, context: dict[str, str], phone: str | ValueError) -> _Outcome:
+        window = self.windows[rule.name]
+        if window is None:
+            return _Outcome(rule, "outside_window")
+        if isinstance(phone, ValueError):
+            return _Outcome(rule, "invalid_phone", str(phone))
+        try:
+            text = self.templates[rule.name].render(context, self.max_chars)
+        except TemplateRenderError as exc:
+            return _Outcome(rule, "template_errors", str(exc))
+        return _Outcome(rule, "planned", text, phone, window)
+
+    def _count(self, charge: Charge, outcome: _Outcome) -> None:
+        """Count one rule's outcome, and log its problem."""
+        counts = self.summary.per_rule[outcome.rule.name]
+        counts["eligible"] += 1
+        counts[outcome.kind] += 1
+        if outcome.kind == "invalid_phone":
+            self.summary.problem(
+                "invalid_phone", outcome.detail, charge_id=charge.id, rule=outcome.rule.name,
+                phone=charge.phone,
+            )  # fmt: skip
+        elif outcome.kind == "template_errors":
+            self.summary.problem(
+                "template_error", outcome.detail, charge_id=charge.id, rule=outcome.rule.name
+            )
+
+    def _message(self, charge: Charge, outcome: _Outcome) -> NewMessage:
+        rule, window = outcome.rule, outcome.window
+        assert window is not None  # a planned outcome has its window
         return NewMessage(
-            to=phone,
-            text=text,
+            to=outcome.phone,
+            text=outcome.detail,
             priority=rule.priority,
             send_at_ms=window.next_send_at_ms(),
             expires_at_ms=window.end_ms,

@@ -4,9 +4,12 @@ A run fails (exit 1, last_failed=1) when the source cannot be reached or read to
 yields no charges (see ScheduleSettings.allow_empty_source) or none of them can be read (a broken
 field mapping), or when Redis is down; a configuration error exits 2 before anything is read.
 Everything else (a bad phone, a template that needs a field a charge lacks, a broken record) is
-counted and the run goes on. Whatever happened, the run ends with one JSON summary line and, unless
-it is a dry run, the last-run hash in Redis. A failed run may simply be repeated: everything it
-enqueued before failing is deduplicated by the next one.
+counted and the run goes on: any error while turning one record into messages (a date past year
+9999 in the time zone, an amount too large to format, a bug) is that record's alone, counted as an
+invalid record with its number and masked id. Whatever happened, even a crash of the run itself,
+the run ends with one JSON summary line and, unless it is a dry run, the last-run hash in Redis.
+A failed run may simply be repeated: everything it enqueued before failing is deduplicated by the
+next one.
 """
 
 from __future__ import annotations
@@ -27,9 +30,9 @@ from service.queue.models import now_ms
 from service.queue.store import MessageQueue
 from service.redis import REDIS_ERRORS, create_redis
 from service.scheduler import metrics
-from service.scheduler.charge import Charge, FieldMap, InvalidRecord
+from service.scheduler.charge import FieldMap, InvalidRecord, record_id
 from service.scheduler.errors import ConfigError, ScheduleError
-from service.scheduler.plan import Planner
+from service.scheduler.plan import Planned, Planner
 from service.scheduler.progress import Progress
 from service.scheduler.rules import RulesConfig, load_rules
 from service.scheduler.settings import ScheduleSettings, SourceKind
@@ -107,8 +110,12 @@ async def run_schedule(
     except ConfigError as exc:
         summary.fail(exc.code, str(exc.detail))
     else:
-        planner = Planner(config, settings, run_date, started_ms, summary)
-        await _execute(settings, schedule, options, config, source, planner, clock, outputs)
+        try:
+            planner = Planner(config, settings, run_date, started_ms, summary)
+            await _execute(settings, schedule, options, config, source, planner, clock, outputs)
+        except Exception as exc:  # a bug: still the summary line and a failed last-run record
+            log.exception("schedule run crashed")
+            summary.fail("internal_error", f"the run crashed: {type(exc).__name__}")
     await _finish(settings, schedule, summary, outputs.out)
     return summary
 
@@ -131,7 +138,7 @@ async def _execute(
     async with contextlib.AsyncExitStack() as stack:
         stack.push_async_callback(source.aclose)
         if options.dry_run:
-            sink = dry = DryRunSink(schedule.dry_run_sample_size)
+            sink = dry = DryRunSink(schedule.dry_run_sample_size, planner.templates)
         else:
             redis: Redis = create_redis(settings, "scheduler")
             stack.push_async_callback(redis.aclose)
@@ -158,13 +165,21 @@ async def _execute(
         dry.report(summary, planner.windows, ZoneInfo(schedule.time_zone), outputs.out)
 
 
-def _read(record: object, fields: FieldMap, zone: ZoneInfo) -> Charge | InvalidRecord:
-    if isinstance(record, InvalidRecord):  # a line the source itself could not parse
-        return record
+def plan_record(
+    record: object, fields: FieldMap, planner: Planner, zone: ZoneInfo
+) -> list[Planned]:
+    """One record's messages. Any error in reading or planning it is counted as an invalid
+    record, by type only (an exception's text may quote the record), and the run goes on."""
     try:
-        return fields.to_charge(record, zone)
+        if isinstance(record, InvalidRecord):  # a line the source itself could not parse
+            raise record
+        return planner.plan(fields.to_charge(record, zone))
     except InvalidRecord as exc:
-        return exc
+        reason = str(exc)
+    except Exception as exc:  # one broken record must not end the run (and every retry of it)
+        reason = f"cannot be planned: {type(exc).__name__}"
+    planner.summary.invalid(planner.summary.found, record_id(record, fields), reason)
+    return []
 
 
 async def _consume(
@@ -180,12 +195,7 @@ async def _consume(
         async for batch in batches:
             for record in batch:
                 summary.found += 1
-                charge = _read(record, fields, zone)
-                if isinstance(charge, InvalidRecord):
-                    summary.invalid_records += 1
-                    summary.problem("invalid_record", str(charge), record=summary.found)
-                    continue
-                await sink.add(planner.plan(charge))
+                await sink.add(plan_record(record, fields, planner, zone))
             progress.update()
     await sink.flush()
     if summary.found == 0 and not schedule.allow_empty_source:

@@ -1,9 +1,11 @@
 """Where planned messages go: the queue (through MessageQueue.enqueue, like the API) or, in a dry
-run, a sample printed for a person to read.
+run, a sample printed for a person to read: masked as the logs are (phones, charge ids, names,
+links; see masking.py), since it goes to the same pod log.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol, TextIO
@@ -12,8 +14,10 @@ from zoneinfo import ZoneInfo
 from service import metrics
 from service.logging import mask_phone
 from service.queue.store import MessageQueue
+from service.scheduler.masking import mask_id, masked_context
 from service.scheduler.plan import SOURCE, Planned
 from service.scheduler.summary import Summary
+from service.scheduler.templates import Template, TemplateRenderError
 from service.scheduler.timing import Window
 
 #: The idempotency namespace (MessageQueue key_id) of every scheduler message.
@@ -81,8 +85,9 @@ class QueueSink:
 class DryRunSink:
     """Keeps the first ``sample_size`` planned messages; enqueues nothing."""
 
-    def __init__(self, sample_size: int) -> None:
+    def __init__(self, sample_size: int, templates: dict[str, Template]) -> None:
         self.sample_size = sample_size
+        self.templates = templates
         self.sample: list[Planned] = []
 
     async def add(self, planned: list[Planned]) -> None:
@@ -113,13 +118,22 @@ class DryRunSink:
                 f"{counts['template_errors']:>10,}  {span}\n"
             )
         out.write("(window -: closed that day, or already over)\n")
-        out.write(f"\nsample ({len(self.sample)} of {summary.total('planned'):,}):\n")
+        out.write(f"\nsample ({len(self.sample)} of {summary.total('planned'):,}, masked):\n")
         for item in self.sample:
             message = item.message
             send_at = clock(message.send_at_ms) if message.send_at_ms else "now"
-            charge = (message.metadata or {}).get("charge_id")
+            charge = mask_id(str((message.metadata or {}).get("charge_id", "")))
             out.write(
                 f"- [{item.rule}] charge {charge} to {mask_phone(message.to)} at {send_at}"
-                f" (expires {clock(message.expires_at_ms or 0)})\n  {message.text}\n"
+                f" (expires {clock(message.expires_at_ms or 0)}), {len(message.text)} characters\n"
+                f"  {self.preview(item)}\n"
             )
         out.write("\n")
+
+    def preview(self, item: Planned) -> str:
+        """The text as it reads, with the charge's personal fields masked."""
+        try:
+            # No length limit: a mask may differ in length from what it hides.
+            return self.templates[item.rule].render(masked_context(item.context), sys.maxsize)
+        except TemplateRenderError:
+            return "(no preview)"

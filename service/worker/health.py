@@ -1,8 +1,13 @@
 """The worker's small HTTP server: /metrics, /healthz (poll loop alive) and /readyz (Redis
-reachable)."""
+reachable).
+
+A failed /readyz answers only ``{"status": "unavailable"}``: Redis's address and error go to the
+log, not to whoever can reach the port.
+"""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 
@@ -11,6 +16,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis
 
 from service.redis import REDIS_ERRORS
+
+log = logging.getLogger("zapq.worker")
 
 
 def create_health_app(
@@ -31,7 +38,8 @@ def create_health_app(
         try:
             await redis.ping()
         except REDIS_ERRORS as exc:
-            return web.json_response({"status": "unavailable", "redis": repr(exc)}, status=503)
+            log.warning("not ready: redis", extra={"error": f"{type(exc).__name__}: {exc}"})
+            return web.json_response({"status": "unavailable"}, status=503)
         return web.json_response({"status": "ok"})
 
     app = web.Application()

@@ -47,9 +47,11 @@ class Stage:
         return {k: v for args in self.args("ENV") for k, v in assignments(args).items()}
 
 
-def parse(text: str) -> list[Stage]:
-    """Instructions by stage, as Docker reads them: continuations joined, comment lines dropped."""
+def parse(text: str, build_args: dict[str, str] | None = None) -> list[Stage]:
+    """Instructions by stage, as Docker reads them: continuations joined, comment lines dropped,
+    ARGs before the first FROM (their defaults, or ``build_args``) expanded in FROM lines."""
     stages: list[Stage] = []
+    global_args: dict[str, str] = {}
     logical = ""
     for line in text.splitlines():
         if not line.strip() or line.lstrip().startswith("#"):
@@ -61,8 +63,11 @@ def parse(text: str) -> list[Stage]:
         keyword, _, args = logical.strip().partition(" ")
         logical = ""
         if keyword.upper() == "FROM":
-            base, *alias = re.split(r"\s+as\s+", args.strip(), flags=re.IGNORECASE)
+            image = substitute(args.strip(), global_args)
+            base, *alias = re.split(r"\s+as\s+", image, flags=re.IGNORECASE)
             stages.append(Stage(base, alias[0] if alias else str(len(stages))))
+        elif not stages and keyword.upper() == "ARG":
+            global_args |= assignments(args) | (build_args or {})
         else:
             stages[-1].steps.append((keyword.upper(), args.strip()))
     return stages
@@ -74,7 +79,13 @@ def words(args: str) -> list[str]:
 
 
 def assignments(args: str) -> dict[str, str]:
-    return dict(word.split("=", 1) for word in shlex.split(args))
+    """NAME=value words; an ARG without a default (``ARG NAME``) assigns nothing."""
+    return dict(word.split("=", 1) for word in shlex.split(args) if "=" in word)
+
+
+def substitute(text: str, values: dict[str, str]) -> str:
+    """$NAME and ${NAME} replaced by their values ("" when unset, as Docker does)."""
+    return re.sub(r"\$\{?(\w+)\}?", lambda match: values.get(match.group(1), ""), text)
 
 
 def dockerignore(context: Path) -> Callable[[str], bool]:
@@ -127,7 +138,7 @@ class Replay:
         return IMAGE_PATH.sub(lambda match: f"{self.root}{match.group(0)}", text)
 
     def expand(self, text: str, env: dict[str, str]) -> str:
-        return re.sub(r"\$\{?(\w+)\}?", lambda match: env.get(match.group(1), ""), text)
+        return substitute(text, env)
 
     def build(self, stages: list[Stage]) -> dict[str, str]:
         """Every stage in order; only the last one's root is left. Returns its environment."""

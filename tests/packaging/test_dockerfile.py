@@ -115,10 +115,29 @@ def test_dependencies_install_before_the_source_is_copied() -> None:
     def first(*needles: str) -> int:
         return next(i for i, step in enumerate(steps) if all(n in step for n in needles))
 
-    deps = first("RUN", "pip install", "-r ")
-    assert first("COPY", "pyproject.toml") < deps < first("COPY", "service")
-    assert "--no-deps" not in steps[deps]
-    assert first("COPY", "service") < first("RUN", "pip install", "--no-deps")
+    deps = first("RUN", "pip install", "-r image.lock")
+    assert first("COPY", "requirements/image.lock") < deps < first("COPY", "service")
+    # Exactly the lock: every file checked against its hash, nothing resolved at build time.
+    assert {"--require-hashes", "--no-deps", "--only-binary=:all:"} <= set(steps[deps].split())
+    assert deps < first("COPY", "pyproject.toml")
+    project = first("RUN", "pip install", "--no-deps", " .")
+    assert first("COPY", "service") < project
+    # The locked setuptools builds zapq: build isolation would fetch an unpinned one.
+    assert "--no-build-isolation" in steps[project].split()
+
+
+def test_base_image_is_one_build_argument_that_takes_a_digest() -> None:
+    text = DOCKERFILE.read_text(encoding="utf-8")
+    assert [line for line in text.splitlines() if line.startswith("FROM ")] == [
+        "FROM ${PYTHON_IMAGE} AS builder",
+        "FROM ${PYTHON_IMAGE} AS runtime",
+    ]
+    pinned = f"{BUILDER.base}@sha256:{'0' * 64}"
+    stages = parse(text, {"PYTHON_IMAGE": pinned})
+    assert [stage.base for stage in stages] == [pinned, pinned]
+    label = next(args for args in RUNTIME.args("LABEL") if "base.name" in args)
+    assert 'org.opencontainers.image.base.name="${PYTHON_IMAGE}"' in label
+    assert "PYTHON_IMAGE" in RUNTIME.args("ARG")  # the global ARG, in scope for the LABEL
 
 
 def test_runtime_stage_copies_only_the_venv() -> None:
@@ -130,7 +149,8 @@ def test_runtime_stage_copies_only_the_venv() -> None:
 
 def test_dockerignore_sends_only_what_the_build_needs() -> None:
     ignored = dockerignore(REPO)
-    for kept in ["pyproject.toml", "README.md", "service/cli.py", "service/queue/lua/enqueue.lua"]:
+    kept_files = ["requirements/image.lock", "pyproject.toml", "README.md", "service/cli.py"]
+    for kept in [*kept_files, "service/queue/lua/enqueue.lua"]:
         assert not ignored(kept), kept
     for dropped in [
         ".git/HEAD",
@@ -147,6 +167,7 @@ def test_dockerignore_sends_only_what_the_build_needs() -> None:
         "service/__pycache__/cli.pyc",
         "service/queue/__pycache__/keys.cpython-311.pyc",
         "Dockerfile",
+        "requirements/other.txt",
     ]:
         assert ignored(dropped), dropped
 

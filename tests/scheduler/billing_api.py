@@ -5,12 +5,14 @@
     /link/charges     {"items": [...], "links": {"next": "/link/charges?offset=..." | null}}
     /list/charges     the whole list as a JSON array (no pagination)
     /files/charges.csv, /files/charges.jsonl   the charges as a file
+    /redirect?to=URL  302 to URL (absolute, or a path on this server); without ``to``, to itself
 
 Knobs (attributes, changed by the test): ``token`` (401 without "Bearer <token>"), ``fail_next``
-(that many 503 answers first), ``fail_always`` (500 forever), ``fail_from`` (500 from that
-many requests on). ``requests`` records each request's
-path and query. Charges are any sequence of dicts: a list, or a LazyCharges that makes each one on
-demand (100,000 charges without holding them).
+(that many 503 answers first), ``fail_always`` (500 forever), ``fail_from`` (500 from that many
+requests on), ``link_base`` (prefix of /link/charges' next links: another server's URL).
+``requests`` records each request's path and query, ``headers`` its headers (names lowercased).
+``tls=(cert, key)`` serves https. Charges are any sequence of dicts: a list, or a LazyCharges that
+makes each one on demand (100,000 charges without holding them).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import csv
 import io
 import socket
+import ssl
 import threading
 from collections.abc import Callable, Sequence
 from datetime import date, timedelta
@@ -67,18 +70,29 @@ def generated_charge(index: int, run_date: date) -> dict[str, Any]:
 
 
 class BillingApi:
-    def __init__(self, charges: Sequence[dict[str, Any]], token: str = "") -> None:
+    def __init__(
+        self,
+        charges: Sequence[dict[str, Any]],
+        token: str = "",
+        tls: tuple[str, str] | None = None,
+    ) -> None:
         self.charges = charges
         self.token = token
         self.fail_next = 0
         self.fail_always = False
         self.fail_from: int | None = None
+        self.link_base = ""
         self.requests: list[tuple[str, dict[str, str]]] = []
+        self.headers: list[dict[str, str]] = []
         self._lock = threading.Lock()
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler(self))
         self._server.daemon_threads = True
+        if tls:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(*tls)
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     def __enter__(self) -> BillingApi:
@@ -94,11 +108,15 @@ class BillingApi:
         with self._lock:
             self.charges, self.token = charges, token
             self.fail_next, self.fail_always, self.fail_from = 0, False, None
-            self.requests = []
+            self.link_base = ""
+            self.requests, self.headers = [], []
 
-    def answer(self, path: str, query: dict[str, str], auth: str | None) -> tuple[int, bytes]:
+    def answer(
+        self, path: str, query: dict[str, str], headers: dict[str, str]
+    ) -> tuple[int, bytes]:
         with self._lock:
             self.requests.append((path, query))
+            self.headers.append(headers)
             if self.fail_always or (
                 self.fail_from is not None and len(self.requests) > self.fail_from
             ):
@@ -106,7 +124,7 @@ class BillingApi:
             if self.fail_next > 0:
                 self.fail_next -= 1
                 return 503, b'{"error": "busy"}'
-        if self.token and auth != f"Bearer {self.token}":
+        if self.token and headers.get("authorization") != f"Bearer {self.token}":
             return 401, b'{"error": "unauthorized"}'
         if path.startswith("/files/"):
             return 200, self._file(path)
@@ -122,7 +140,8 @@ class BillingApi:
         start = int(query.get("cursor", query.get("offset", "0")))
         items, end = self.charges[start : start + size], start + size
         if path == "/link/charges":
-            link = f"/link/charges?offset={end}&limit={size}" if end < total else None
+            link = f"{self.link_base}/link/charges?offset={end}&limit={size}"
+            link = link if end < total else None
             return {"items": items, "links": {"next": link}}
         return {"data": items, "next_cursor": str(end) if end < total else None, "total": total}
 
@@ -148,7 +167,15 @@ def _handler(api: BillingApi) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             parts = urlsplit(self.path)
             query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
-            status, body = api.answer(parts.path, query, self.headers.get("Authorization"))
+            headers = {name.lower(): value for name, value in self.headers.items()}
+            if parts.path == "/redirect":
+                api.answer(parts.path, query, headers)
+                self.send_response(302)
+                self.send_header("Location", query.get("to", "/redirect"))
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            status, body = api.answer(parts.path, query, headers)
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))

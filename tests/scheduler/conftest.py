@@ -4,6 +4,8 @@ first use), settings pointing the scheduler at them, and a run() helper with a p
 from __future__ import annotations
 
 import io
+import shutil
+import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -131,3 +133,47 @@ def postgres_url(postgres_session: str | None) -> str:
     require_tool(postgres_session is not None, "PostgreSQL (Debian package postgresql)")
     assert postgres_session is not None
     return postgres_session
+
+
+@pytest.fixture(scope="session")
+def foreign_server() -> Iterator[BillingApi]:
+    """A second billing server: another origin, which records the headers it is sent."""
+    with BillingApi([]) as api:
+        yield api
+
+
+@pytest.fixture
+def foreign(foreign_server: BillingApi) -> BillingApi:
+    foreign_server.reset([])
+    return foreign_server
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """A self-signed certificate for 127.0.0.1 and its key, made by openssl."""
+    require_tool(shutil.which("openssl") is not None, "openssl (Debian package openssl)")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = str(folder / "cert.pem"), str(folder / "key.pem")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True, timeout=30,
+    )  # fmt: skip
+    return cert, key
+
+
+@pytest.fixture(scope="session")
+def tls_billing_server(tls_files: tuple[str, str]) -> Iterator[BillingApi]:
+    with BillingApi([], tls=tls_files) as api:
+        yield api
+
+
+@pytest.fixture
+def tls_billing(
+    tls_billing_server: BillingApi, tls_files: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> BillingApi:
+    """The billing API over https, its certificate trusted by the clients made in the test."""
+    monkeypatch.setenv("SSL_CERT_FILE", tls_files[0])
+    tls_billing_server.reset([])
+    return tls_billing_server

@@ -238,11 +238,39 @@ async def test_dry_run_enqueues_and_records_nothing(
     done = await run(configure(ssettings, dry_run_sample_size=3), at(MONDAY, 7), dry_run=True)
     assert await redis.dbsize() == 0
     assert done.result["planned"] == 8 and done.result["enqueued"] == 0
-    assert "sample (3 of 8)" in done.out
-    assert "[due_today] charge c0 to 55*******0000 at 09:00 (expires 12:00)" in done.out
-    assert "Olá, Maria! Sua fatura de R$ 1.234,56 vence hoje (10/03/2025)" in done.out
+    assert "sample (3 of 8, masked)" in done.out
+    assert "[due_today] charge ** to 55*******0000 at 09:00 (expires 12:00), 97 characters" in (
+        done.out
+    )
+    assert "Olá, M****! Sua fatura de R$ 1.234,56 vence hoje (10/03/2025)" in done.out
     assert done.out.count("Olá") == 3
     assert "+55 11 9" not in done.out
+
+
+async def test_dry_run_prints_no_number_link_id_or_name(
+    ssettings: Settings, billing: BillingApi, redis: Redis, tmp_path: Path
+) -> None:
+    """The sample goes to the pod log: masked as the logs are (issue #15)."""
+    link = "https://pay.example/boleto/inv-2025-0042-77?t=9f8e7d"
+    pix = "00020126580014br.gov.bcb.pix0136a629534e-7693-4846-b028-f142082d7b230204"
+    billing.reset([
+        charge("inv-2025-0042-77", MONDAY, customer_name="JOANA PEREIRA", phone="+55 21 99876-1234",
+               payment_link=link),
+        charge("inv-2025-0043-88", MONDAY - 3 * DAY, customer_name="JOANA PEREIRA",
+               phone="+55 21 99876-1234", payment_link="", pix_code=pix),
+    ])  # fmt: skip
+    rules = rules_file(tmp_path, [
+        {"name": "due_today", "offset_days": 0, "template": "{name}: {amount}, {payment}"},
+        {"name": "late", "offset_days": 3, "template": "{first_name} ({charge_id}): {pix_code}"},
+    ])  # fmt: skip
+    done = await run(configure(ssettings, rules_file=rules), at(MONDAY, 7), dry_run=True)
+    assert done.result["planned"] == 2
+    for secret in ["inv-2025-0042-77", "inv-2025-0043-88", "boleto", "9f8e7d", pix, "Joana",
+                   "Pereira", "JOANA", "5521998761234", "99876-1234"]:  # fmt: skip
+        assert secret not in done.out, secret
+    assert "J**** P******: R$ 1.234,56, https://pay.example/..." in done.out
+    assert f"J**** (************3-88): [{len(pix)} characters]" in done.out
+    assert "to 55*******1234" in done.out
 
 
 async def test_dry_run_of_another_day_shows_that_whole_day(

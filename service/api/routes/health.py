@@ -1,6 +1,12 @@
-"""Probes and metrics: no authentication (they carry no message data)."""
+"""Probes and metrics: no authentication (they carry no message data).
+
+A failed /readyz answers only ``{"status": "unavailable"}``: anyone who can reach the port may read
+it, so Redis's address and error stay in the log line it writes.
+"""
 
 from __future__ import annotations
+
+import logging
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
@@ -10,6 +16,7 @@ from service.api.deps import QueueDep
 from service.redis import REDIS_ERRORS
 
 router = APIRouter(tags=["health"])
+log = logging.getLogger("zapq.api")
 
 
 @router.get("/healthz")
@@ -24,7 +31,8 @@ async def readyz(queue: QueueDep) -> JSONResponse:
     try:
         await queue.redis.ping()
     except REDIS_ERRORS as exc:
-        return JSONResponse({"status": "unavailable", "redis": repr(exc)}, status_code=503)
+        log.warning("not ready: redis", extra={"error": f"{type(exc).__name__}: {exc}"})
+        return JSONResponse({"status": "unavailable"}, status_code=503)
     return JSONResponse({"status": "ok"})
 
 

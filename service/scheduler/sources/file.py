@@ -1,7 +1,8 @@
 """CSV or JSON Lines charges, from a local path or an http(s) URL.
 
 A URL is first streamed to a temporary file (memory stays one network chunk; a dropped download
-is retried from the start), then read like a local file: rows in batches, the percent from the
+is retried from the start; the token goes only to the URL's own origin, see sources/origin.py),
+then read like a local file: rows in batches, the percent from the
 bytes read so far. A JSON line that does not parse is one invalid record, not a failed run.
 """
 
@@ -24,6 +25,7 @@ from service.scheduler.errors import SourceUnavailable
 from service.scheduler.settings import ScheduleSettings
 from service.scheduler.sources.base import Retryable, Source, safe_url, with_retries
 from service.scheduler.sources.options import FileOptions
+from service.scheduler.sources.origin import OriginClient
 
 # Rows per batch: a few hundred KB of records at most, the same order as an HTTP page.
 BATCH_ROWS = 1000
@@ -57,7 +59,7 @@ class FileSource(Source):
     ) -> None:
         self.location = location
         # A file behind a URL may need the same bearer token as the billing API.
-        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._credentials = {"Authorization": f"Bearer {token}"} if token else {}
         self.options = options
         self.schedule = schedule
         self.format = file_format(location, options)
@@ -109,20 +111,20 @@ class FileSource(Source):
         assert self._download is not None
         timeout = self.schedule.source_timeout_seconds
         try:
-            async with (
-                httpx.AsyncClient(
-                    timeout=timeout, headers=self._headers, follow_redirects=True
-                ) as client,
-                client.stream("GET", self.location) as response,
-            ):
-                if response.status_code >= 500 or response.status_code == 429:
-                    raise Retryable(f"HTTP {response.status_code}")
-                if response.status_code >= 400:
-                    raise SourceUnavailable(
-                        f"{safe_url(self.location)}: HTTP {response.status_code}"
-                    )
-                with self._download.open("wb") as out:
-                    async for chunk in response.aiter_bytes():
-                        out.write(chunk)
+            async with OriginClient(self.location, self._credentials, timeout) as client:
+                response = await client.get(httpx.URL(self.location), stream=True)
+                try:
+                    await self._save(response, self._download)
+                finally:
+                    await response.aclose()
         except httpx.HTTPError as exc:
             raise Retryable(f"{type(exc).__name__}: {exc}") from exc
+
+    async def _save(self, response: httpx.Response, path: Path) -> None:
+        if response.status_code >= 500 or response.status_code == 429:
+            raise Retryable(f"HTTP {response.status_code}")
+        if response.status_code >= 400:
+            raise SourceUnavailable(f"{safe_url(self.location)}: HTTP {response.status_code}")
+        with path.open("wb") as out:
+            async for chunk in response.aiter_bytes():
+                out.write(chunk)

@@ -2,6 +2,8 @@
 
 While the run works through one page the next one is already being fetched (one request ahead,
 never more), so the source's latency and ours overlap and memory holds at most two pages.
+The token goes only to the configured scheme, host and port (sources/origin.py): a ``next`` link to
+anywhere else is refused, a redirect elsewhere is followed without it, https -> http never.
 httpx errors stay in this module: they become Retryable or SourceUnavailable.
 """
 
@@ -21,6 +23,7 @@ from service.scheduler.errors import SourceUnavailable
 from service.scheduler.settings import ScheduleSettings
 from service.scheduler.sources.base import Retryable, Source, safe_url, with_retries
 from service.scheduler.sources.options import DueRange, HttpOptions
+from service.scheduler.sources.origin import OriginClient
 
 # Retried: the server is overloaded or restarting. Any other 4xx (bad token, wrong path) will not
 # fix itself within a run.
@@ -49,9 +52,9 @@ class HttpSource(Source):
         schedule: ScheduleSettings,
         due: DueRange,
     ) -> None:
-        headers = {"Accept": "application/json"}
-        if token:
-            headers[options.auth_header] = f"{options.auth_scheme} {token}".strip()
+        credentials = (
+            {options.auth_header: f"{options.auth_scheme} {token}".strip()} if token else {}
+        )
         self.options = options
         self.schedule = schedule
         self.url = url
@@ -59,8 +62,8 @@ class HttpSource(Source):
         if options.page_size_param:
             self.params[options.page_size_param] = str(options.page_size)
         self.read = 0
-        self._client = httpx.AsyncClient(
-            timeout=schedule.source_timeout_seconds, headers=headers, follow_redirects=True
+        self._client = OriginClient(
+            url, credentials, schedule.source_timeout_seconds, {"Accept": "application/json"}
         )
 
     def fraction_done(self) -> float | None:
@@ -103,7 +106,11 @@ class HttpSource(Source):
             return (url, {**params, options.cursor_param: str(cursor)}) if cursor else None
         if options.pagination == "next_url":
             link = lookup(page, options.next_url_path)
-            return (urljoin(url, str(link)), {}) if link else None
+            if not link:
+                return None
+            following = urljoin(url, str(link))
+            self._client.check_link(httpx.URL(following))
+            return following, {}
         short = options.page_size_param and len(items) < options.page_size
         if short or (self.total is not None and self.read + len(items) >= self.total):
             return None
