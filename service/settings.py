@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from service.config_errors import SettingProblem
+
 
 def _split_commas(value: Any) -> Any:
     """Accept ``"a, b"`` (or a JSON list) as well as a list: env vars give lists comma-separated."""
@@ -316,12 +318,16 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _job_outlives_request(self) -> Settings:
-        request = self.evolution.request_timeout_seconds
-        if self.worker.job_timeout_seconds <= request:
-            raise ValueError(
-                f"worker.job_timeout_seconds ({self.worker.job_timeout_seconds}) must exceed "
-                f"the longest Evolution request ({request:.1f} s = connect + typing delay + read "
-                "timeout)"
+        if self.worker.job_timeout_seconds <= self.evolution.request_timeout_seconds:
+            raise SettingProblem(
+                [
+                    "worker.job_timeout_seconds",
+                    "evolution.connect_timeout_seconds",
+                    "evolution.typing_delay_ms",
+                    "evolution.read_timeout_seconds",
+                ],
+                "the job timeout must exceed the longest Evolution request (connect + typing "
+                "delay + read timeout)",
             )
         return self
 

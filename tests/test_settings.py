@@ -45,7 +45,7 @@ def test_secrets_are_not_printed() -> None:
 
 
 def test_job_timeout_must_exceed_request_time() -> None:
-    with pytest.raises(ValidationError, match="job_timeout_seconds"):
+    with pytest.raises(ValidationError, match="job timeout must exceed"):
         Settings(worker={"job_timeout_seconds": 10}, evolution={"read_timeout_seconds": 30})
 
 

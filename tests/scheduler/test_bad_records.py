@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from redis.asyncio import Redis
 
+from service.queue.keys import DEFAULT
 from service.scheduler.charge import FieldMap, template_context
 from service.scheduler.masking import mask_id
 from service.scheduler.plan import Planner
@@ -50,7 +51,7 @@ async def test_bad_records_are_counted_and_the_run_goes_on(
         {"record": 6, "charge_id": mask_id(BAD[2]["id"]), "reason": "due date is out of range"},
     ]
     assert len(await records(redis)) == 4
-    last = await read_last_run(redis)
+    last = await read_last_run(redis, DEFAULT)
     assert last is not None and not last["last_failed"]
     assert last["summary"]["invalid_records"] == 3
     logged = [r for r in caplog.records if r.__dict__.get("kind") == "invalid_record"]
