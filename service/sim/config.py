@@ -127,10 +127,11 @@ InstanceState = Literal["open", "connecting", "close"]
 
 
 class InstanceChanges(BaseModel):
-    """The body of ``POST /_sim/instances/{name}``: knob overrides, the connection_closed switch,
-    a state change, or ``reset`` (drop every override first)."""
+    """The body of ``POST /_sim/instances/{name}``: knob overrides, the connection_closed
+    switch, a state change, or ``reset`` (drop every override first). Strict types: "yes" is
+    not a bool."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
     reset: bool = False
     connection_closed: bool | None = None

@@ -67,6 +67,7 @@ class Dispatcher:
         self.log: deque[dict[str, Any]] = deque(maxlen=MAX_LOGGED)
         self.generation = 0
         self.counts = dict.fromkeys(("queued", "delivered", "failed", "retried", "dropped"), 0)
+        self.in_flight = 0
 
     def submit(self, delivery: Delivery) -> None:
         """Queue a delivery; never waits (a full queue drops it and counts the drop)."""
@@ -88,7 +89,7 @@ class Dispatcher:
             self._queue.get_nowait()
 
     def stats(self) -> dict[str, int]:
-        return {**self.counts, "pending": self._queue.qsize()}
+        return {**self.counts, "pending": self._queue.qsize(), "in_flight": self.in_flight}
 
     async def close(self) -> None:
         for worker in self._workers:
@@ -118,7 +119,11 @@ class Dispatcher:
 
     async def _attempt(self, delivery: Delivery) -> None:
         delivery.attempt += 1
-        status, error = await self._post(delivery)
+        self.in_flight += 1
+        try:
+            status, error = await self._post(delivery)
+        finally:
+            self.in_flight -= 1
         if delivery.generation != self.generation:
             return
         self.log.append(_entry(delivery, status, error))

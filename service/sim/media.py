@@ -81,8 +81,10 @@ def _prepared(
     data = b"" if url else _decoded(media)
     if mediatype == "image" and not url and not is_image(data):
         raise HttpError(500, [_NOT_AN_IMAGE])
-    if instance.state != "open" or instance.connection_closed:
-        # The upload needs the socket: none yet is a TypeError, a dropped one Boom's error.
+    if instance.state != "open":
+        # The upload needs the socket: none yet is a TypeError, a dropped one Boom's error. A
+        # half-dead one (connection_closed) still uploads, over the cached media connection,
+        # and fails at the send, as text does.
         raise HttpError(500, [CONNECTION_CLOSED if instance.ever_open else _NO_SOCKET])
     if not uploaded:
         raise HttpError(500, [_UPLOAD_FAILED])
