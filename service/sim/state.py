@@ -84,7 +84,7 @@ class SimState:
         self.duplicates = 0
         self.in_flight = 0
         self.max_in_flight = 0
-        # hash((number, text)) of every accepted send: 8-byte ints keep an hour at 200 msg/s
+        # hash((number, text)) of every accepted send (and the file's fields for media): 8-byte ints keep an hour at 200 msg/s
         # (720,000 sends) to about 50 MB; a 64-bit collision is not a practical concern.
         self._seen: set[int] = set()
         self.messages.clear()
@@ -116,6 +116,8 @@ class SimState:
         self.accepted += 1
         instance.counters.accepted += 1
         fingerprint = hash((message.number, message.text))
+        if message.media is not None:  # two files with one caption are two messages
+            fingerprint = hash((fingerprint, *message.media.values()))
         if fingerprint in self._seen:
             self.duplicates += 1
         else:

@@ -241,3 +241,11 @@ def test_a_never_connected_instance_cannot_upload(sim: SimControl, evo: Evolutio
     message = ["TypeError: Cannot read properties of undefined (reading 'waUploadToServer')"]
     assert response.json() == envelope(500, "Internal Server Error", message)
     assert GLOBAL_KEY != token
+
+
+def test_duplicates_compare_the_file_too(sim: SimControl, evo: Evolution) -> None:
+    body = {"number": NUMBER, "mediatype": "document", "caption": "sua fatura"}
+    media(evo, {**body, "media": PDF, "fileName": "a.pdf"})
+    media(evo, {**body, "media": PDF, "fileName": "b.pdf"})
+    media(evo, {**body, "media": PDF, "fileName": "b.pdf"})
+    assert (sim.stats()["accepted"], sim.stats()["duplicates"]) == (3, 1)
