@@ -84,8 +84,9 @@ class SimState:
         self.duplicates = 0
         self.in_flight = 0
         self.max_in_flight = 0
-        # hash((number, text)) of every accepted send (and the file's fields for media): 8-byte ints keep an hour at 200 msg/s
-        # (720,000 sends) to about 50 MB; a 64-bit collision is not a practical concern.
+        # hash((number, text)) of every accepted send (with the file's fields for media): 8-byte
+        # ints keep an hour at 200 msg/s (720,000 sends) to about 50 MB; a 64-bit collision is
+        # not a practical concern.
         self._seen: set[int] = set()
         self.messages.clear()
 
