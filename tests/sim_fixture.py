@@ -4,7 +4,8 @@
     sim      function  a SimControl on it, reset (config included) before the test
 
 The simulator's defaults: global key "evo-key", one connected instance "zapq" without a token of
-its own, no latency, no failures. Change them per test with ``sim.configure(...)``.
+its own, no latency, no failures, no webhooks. Change them per test with ``sim.configure(...)``
+(global knobs) or ``sim.instance(name, ...)`` (one instance).
 """
 
 from __future__ import annotations
@@ -48,6 +49,28 @@ class SimControl:
         """Accepted sends, oldest first: number, text, key_id, remote_jid, received_at, instance."""
         params = {"offset": offset} | ({"limit": limit} if limit is not None else {})
         return self._call("GET", "/_sim/messages", params=params)  # type: ignore[no-any-return]
+
+    def instance(self, name: str, **knobs: Any) -> dict[str, Any]:
+        """Change one instance (knob overrides, connection_closed, state, reset=True); with no
+        knobs, just read it. Its effective knobs, state, counters and webhook."""
+        if not knobs:
+            return self._call("GET", f"/_sim/instances/{name}")  # type: ignore[no-any-return]
+        return self._call("POST", f"/_sim/instances/{name}", knobs)  # type: ignore[no-any-return]
+
+    def instances(self) -> list[dict[str, Any]]:
+        return self._call("GET", "/_sim/instances")  # type: ignore[no-any-return]
+
+    def webhook_deliveries(self) -> list[dict[str, Any]]:
+        """Every webhook post attempt, oldest first: event, instance, url, status (HTTP, None
+        when the receiver did not answer), error, attempt, at, key_id, ack."""
+        return self._call("GET", "/_sim/webhooks")  # type: ignore[no-any-return]
+
+    def inbound(
+        self, text: str, sender: str = "5511987654321", instance: str = "zapq", **extra: Any
+    ) -> dict[str, Any]:
+        """A customer's message to ``instance`` (messages.upsert); the messageRaw emitted."""
+        body = {"instance": instance, "from": sender, "text": text, **extra}
+        return self._call("POST", "/_sim/inbound", body)  # type: ignore[no-any-return]
 
     def close(self) -> None:
         self._http.close()

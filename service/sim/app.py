@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import unquote
 
-from service.sim import instances, messages
+from service.sim import instances, media, messages, webhooks
 from service.sim.config import SimConfig
 from service.sim.control import Control
 from service.sim.state import SimState
@@ -22,11 +22,15 @@ Handler = Callable[[SimState, Request, str], Awaitable[Response]]
 #: case-insensitively, so group and action are compared lower-cased.
 INSTANCE_ROUTES: dict[tuple[str, str, str], Handler] = {
     ("POST", "message", "sendtext"): messages.send_text,
+    ("POST", "message", "sendmedia"): media.send_media,
     ("POST", "chat", "whatsappnumbers"): messages.whatsapp_numbers,
     ("GET", "instance", "connectionstate"): instances.connection_state,
     ("GET", "instance", "connect"): instances.connect,
     ("DELETE", "instance", "logout"): instances.logout,
     ("DELETE", "instance", "delete"): instances.delete,
+    ("POST", "instance", "restart"): instances.restart,
+    ("POST", "webhook", "set"): webhooks.set_webhook,
+    ("GET", "webhook", "find"): webhooks.find_webhook,
 }
 #: The routes without an instance in the path: /<group>/<action>.
 GLOBAL_ROUTES: dict[tuple[str, str, str], Handler] = {
@@ -47,6 +51,9 @@ class SimApp:
         self.control = Control(self.state, config)
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
         if scope["type"] != "http":
             return
         try:
@@ -57,6 +64,18 @@ class SimApp:
         headers = [*_HEADERS, (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        """Startup needs nothing (webhook delivery starts with the first event); shutdown
+        stops the delivery workers and closes their HTTP client."""
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.state.webhooks.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
 
     async def dispatch(self, request: Request) -> Response:
         path = request.url.partition("?")[0]

@@ -6,7 +6,8 @@ Both run before the body is validated, so a caller with no key learns whether an
 
 from __future__ import annotations
 
-from service.sim.state import Instance, SimState
+from service.sim.model import Instance
+from service.sim.state import SimState
 from service.sim.wire import HttpError, Request
 
 

@@ -1,27 +1,24 @@
 """The /instance routes (contract section 6): enough of them for an operator to manage instances.
 
 Created instances start "close"; /instance/connect (or create with qrcode:true) moves them to
-"connecting", then to "open" after connect_delay_seconds, as if the QR code had been scanned.
+"connecting", then to "open" after connect_delay_seconds, as if the QR code had been scanned
+(service/sim/lifecycle.py has the state machine and its webhook events).
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 from typing import Any
 
+from service.sim import events
 from service.sim.guards import authorize, guarded
-from service.sim.state import Instance, SimState, instance_settings
+from service.sim.hooks import store
+from service.sim.lifecycle import LOGGED_OUT, close, set_state, start_connecting
+from service.sim.model import Instance, instance_settings
+from service.sim.state import SimState
 from service.sim.validation import INSTANCE, INTEGRATIONS
+from service.sim.webhooks import events_missing
 from service.sim.wire import HttpError, Request, Response, json_response
-
-# A 1x1 PNG: the QR code's base64 field only has to be a well-formed data URL.
-_PNG = base64.b64encode(
-    bytes.fromhex(
-        "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-        "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
-    )
-).decode()
 
 
 def _done(message: str) -> dict[str, Any]:
@@ -42,45 +39,45 @@ async def connect(state: SimState, request: Request, name: str) -> Response:
     if instance.state == "open":
         return json_response(200, _connection(instance))
     if instance.state == "close":
-        await _start_connecting(state, instance)
-    return json_response(200, _qrcode(instance, request.query().get("number")))
+        await _start_connecting(state, instance, request.query().get("number"))
+    return json_response(200, instance.qr)
 
 
-async def _start_connecting(state: SimState, instance: Instance) -> None:
-    instance.set_state("connecting")
-    asyncio.get_running_loop().call_later(state.config.connect_delay_seconds, _opened, instance)
+async def _start_connecting(state: SimState, instance: Instance, number: str | None) -> None:
+    start_connecting(state, instance, number)
     if state.config.qr_wait_seconds:
         await asyncio.sleep(state.config.qr_wait_seconds)
 
 
-def _opened(instance: Instance) -> None:
-    if instance.state == "connecting":  # not logged out or deleted meanwhile
-        instance.set_state("open")
-
-
-def _qrcode(instance: Instance, number: str | None) -> dict[str, Any]:
-    pairing = f"{instance.id[:4]}{instance.id[9:13]}".upper() if number else None
-    code = f"2@{instance.id},{instance.name},sim"
-    return {
-        "pairingCode": pairing,
-        "code": code,
-        "base64": f"data:image/png;base64,{_PNG}",
-        "count": 1,
-    }
+async def restart(state: SimState, request: Request, name: str) -> Response:
+    """An open or connecting session reconnects (connecting, then open) and the answer is
+    connect's; a closed one is an HTTP 200 error object whose message is "[object Object]",
+    because Evolution calls toString() on the plain object its BadRequestException throws."""
+    instance = guarded(state, request, name)
+    if instance.state == "close":
+        return json_response(200, {"error": True, "message": "[object Object]"})
+    if instance.state == "open":
+        set_state(state, instance, "connecting")
+    return json_response(200, instance.qr)
 
 
 async def logout(state: SimState, request: Request, name: str) -> Response:
     instance = guarded(state, request, name)
     if instance.state == "close":
         raise HttpError(400, [f'The "{name}" instance is not connected'])
-    instance.set_state("close")
+    close(state, instance, LOGGED_OUT)
     return json_response(200, _done("Instance logged out"))
 
 
 async def delete(state: SimState, request: Request, name: str) -> Response:
     instance = guarded(state, request, name)
-    instance.set_state("close")  # Evolution logs an open or connecting instance out first
+    if instance.state != "close":  # Evolution logs an open or connecting instance out first
+        close(state, instance, LOGGED_OUT)
     del state.instances[name]
+    events.emit(
+        state, instance, "instance.delete", {"instanceName": name, "instanceId": instance.id}
+    )
+    events.emit(state, instance, "remove.instance", None)
     return json_response(200, _done("Instance deleted"))
 
 
@@ -98,14 +95,15 @@ async def create(state: SimState, request: Request, _: str | None = None) -> Res
     if not isinstance(name, str) or not name:
         raise HttpError(400, ["instanceName is required"])
     webhook = body.get("webhook")
-    if isinstance(webhook, dict) and webhook.get("enabled") and "events" not in webhook:
-        # Evolution reads webhook.events.length: a TypeError, reported as this 400 here.
-        raise HttpError(400, ["Cannot read properties of undefined (reading 'length')"])
+    missing = events_missing(webhook) if isinstance(webhook, dict) else None
+    if missing is not None:  # reported as a 400 by create's catch-all
+        raise HttpError(400, [missing.message])
     token = body.get("token") if isinstance(body.get("token"), str) else None
     instance = Instance(
         name,
         token or state.new_uuid().upper(),
         state.new_uuid(),
+        state.knobs({}),
         state="close",
         ever_open=False,
         integration=body["integration"],
@@ -113,12 +111,20 @@ async def create(state: SimState, request: Request, _: str | None = None) -> Res
         settings=instance_settings(body),
     )
     state.instances[name] = instance
+    if isinstance(webhook, dict):
+        # EventManager.setInstance: enabled is forced on, the other fields pass through.
+        given = {key: webhook[key] for key in _HOOK_FIELDS if key in webhook}
+        store(instance, {**given, "enabled": True}, state.new_cuid)
+    events.emit(
+        state, instance, "instance.create", {"instanceName": name, "instanceId": instance.id}
+    )
     if body.get("qrcode") is True and instance.integration == "WHATSAPP-BAILEYS":
-        await _start_connecting(state, instance)
-        return json_response(
-            201, {**_created(instance, body), "qrcode": _qrcode(instance, instance.number)}
-        )
+        await _start_connecting(state, instance, instance.number)
+        return json_response(201, {**_created(instance, body), "qrcode": instance.qr})
     return json_response(201, _created(instance, body))
+
+
+_HOOK_FIELDS = ("url", "headers", "byEvents", "base64", "events")
 
 
 def _created(instance: Instance, body: dict[str, Any]) -> dict[str, Any]:
@@ -178,17 +184,15 @@ def _row(instance: Instance) -> dict[str, Any]:
         "id": instance.id,
         "name": instance.name,
         "connectionStatus": instance.state,
-        "ownerJid": None,
-        "profileName": None,
+        "ownerJid": instance.wuid,
+        "profileName": instance.name if instance.ever_open else None,
         "profilePicUrl": None,
         "integration": instance.integration,
         "number": instance.number,
         "businessId": None,
         "token": instance.token,
         "clientName": "evolution-sim",
-        "disconnectionReasonCode": None,
-        "disconnectionObject": None,
-        "disconnectionAt": None,
+        **_disconnection(instance),
         "createdAt": instance.created_at,
         "updatedAt": instance.updated_at,
         "Chatwoot": None,
@@ -200,3 +204,9 @@ def _row(instance: Instance) -> dict[str, Any]:
         "Setting": {**instance.settings, "instanceId": instance.id},
         "_count": {"Message": 0, "Contact": 0, "Chat": 0},
     }
+
+
+def _disconnection(instance: Instance) -> dict[str, Any]:
+    code, at = instance.disconnection or (None, None)
+    detail = None if code is None else f'{{"error":{{"output":{{"statusCode":{code}}}}}}}'
+    return {"disconnectionReasonCode": code, "disconnectionObject": detail, "disconnectionAt": at}

@@ -15,7 +15,8 @@ _SHUTDOWN_GRACE_SECONDS = 1
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The simulator's flags; every knob can also be changed at run time (POST /_sim/config)."""
+    """The simulator's flags; every knob can also be changed at run time (POST /_sim/config),
+    and those in config.Knobs per instance (POST /_sim/instances/{name})."""
     add = parser.add_argument
     add("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     add("--port", type=int, default=8080, help="port (default 8080)")
@@ -58,6 +59,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="NAME[:TOKEN]",
         help=f"a connected instance and its own token (repeatable; default {DEFAULT_INSTANCE})",
     )
+    add(
+        "--media-upload-fail-rate",
+        type=float,
+        default=0.0,
+        help="share of sendMedia answered 500 (upload to WhatsApp failed)",
+    )
+    add("--webhook-url", default=None, help="a webhook (all events) for every startup instance")
+    add("--server-url", default=None, help="the envelope's server_url (default http://HOST:PORT)")
+    add(
+        "--webhook-retry-initial-delay-ms",
+        type=float,
+        default=5000.0,
+        help="first webhook retry delay, doubled per attempt (default 5000, Evolution's)",
+    )
+    add("--webhook-shuffle", action="store_true", help="post a message's events out of order")
+    add(
+        "--webhook-duplicate-rate",
+        type=float,
+        default=0.0,
+        help="share of webhook events posted twice",
+    )
     add("--seed", type=int, default=None, help="seed for reproducible failure draws and ids")
     add("--connect-delay-seconds", type=float, default=1.0, help="connecting -> open (default 1)")
     add("--qr-wait-seconds", type=float, default=0.0, help="QR wait on create/connect (default 0)")
@@ -67,6 +89,8 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
     """Each flag's dest is the knob's name; --instance specs become the instances mapping."""
     knobs = {name: getattr(args, name) for name in SimConfig.model_fields if hasattr(args, name)}
     knobs["instances"] = dict(map(parse_instance, args.instances)) or {DEFAULT_INSTANCE: None}
+    if knobs.get("server_url") is None and hasattr(args, "host"):
+        knobs["server_url"] = f"http://{args.host}:{args.port}"
     return SimConfig.model_validate(knobs)
 
 
@@ -87,7 +111,7 @@ def run(args: argparse.Namespace) -> None:
             port=args.port,
             loop="uvloop",
             http="httptools",
-            lifespan="off",
+            lifespan="on",
             access_log=False,
             log_level="warning",
             timeout_keep_alive=_KEEP_ALIVE_SECONDS,

@@ -1,8 +1,9 @@
-"""Everything the simulator remembers: config, instances, sendText counters and accepted sends.
+"""Everything the simulator remembers: config, instances, send counters, accepted sends and the
+webhook dispatcher.
 
 A reset starts a new *generation*: requests that arrived before it (a request hung by
-timeout_rate, say) finish without touching the new counters, so one test cannot leak into the
-next.
+timeout_rate, say) finish without touching the new counters, and webhook events scheduled before
+it are never posted, so one test cannot leak into the next.
 """
 
 from __future__ import annotations
@@ -10,78 +11,29 @@ from __future__ import annotations
 import random
 import uuid
 from collections import deque
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from itertools import islice
 from typing import Any
 
-from service.sim.config import SimConfig
+from service.sim.config import Knobs, SimConfig, effective_knobs
+from service.sim.delivery import Dispatcher
+from service.sim.hooks import store
 from service.sim.jid import create_jid, digits_of
-from service.sim.validation import SETTING_FLAGS
+from service.sim.model import Instance, Message
 
 #: Accepted sends kept for GET /_sim/messages: about 20 min at 200 msg/s, ~100 MB at most.
 MAX_MESSAGES = 250_000
-
-
-def _iso_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def instance_settings(body: Mapping[str, Any]) -> dict[str, Any]:
-    """An instance's settings as create stores them: only a literal true turns a flag on."""
-    settings: dict[str, Any] = {key: body.get(key) is True for key in SETTING_FLAGS}
-    settings["msgCall"] = body.get("msgCall") or ""
-    settings["wavoipToken"] = body.get("wavoipToken") or ""
-    return settings
-
-
-@dataclass(slots=True)
-class Instance:
-    name: str
-    token: str | None
-    id: str
-    state: str = "open"
-    integration: str = "WHATSAPP-BAILEYS"
-    number: str | None = None
-    #: A never-connected instance has no socket: sends fail with a TypeError, not "Closed".
-    ever_open: bool = True
-    settings: dict[str, Any] = field(default_factory=lambda: instance_settings({}))
-    created_at: str = field(default_factory=_iso_now)
-    updated_at: str = field(default_factory=_iso_now)
-
-    def set_state(self, state: str) -> None:
-        self.state = state
-        self.ever_open = self.ever_open or state == "open"
-        self.updated_at = _iso_now()
-
-
-@dataclass(slots=True)
-class Message:
-    number: str
-    text: str
-    key_id: str
-    remote_jid: str
-    received_at: float
-    instance: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "number": self.number,
-            "text": self.text,
-            "key_id": self.key_id,
-            "remote_jid": self.remote_jid,
-            "received_at": self.received_at,
-            "instance": self.instance,
-        }
+_CUID_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
 class SimState:
     def __init__(self, config: SimConfig) -> None:
         self.config = config
         self.rng = random.Random(config.seed)
+        #: Receipt draws and inbound ids: separate, so webhooks never shift the failure draws.
+        self.hook_rng = random.Random(config.seed)
         self.instances: dict[str, Instance] = {}
         self.messages: deque[Message] = deque(maxlen=MAX_MESSAGES)
+        self.webhooks = Dispatcher(lambda: self.config)
         self.generation = 0
         self._invalid: frozenset[str] = frozenset()
         self.reset()
@@ -97,17 +49,33 @@ class SimState:
         self._invalid = frozenset(key for pair in forms for key in pair if key)
         if seed_changed:
             self.rng.seed(config.seed)
+            self.hook_rng.seed(config.seed)
         if rebuild_instances:
-            self.instances = {
-                name: Instance(name, token, self.new_uuid())
-                for name, token in config.instances.items()
-            }
+            self.instances = {}
+            for name, token in config.instances.items():
+                self.add_instance(Instance(name, token, self.new_uuid(), self.knobs({})))
+        else:
+            for instance in self.instances.values():
+                instance.knobs = self.knobs(instance.overrides)
+
+    def knobs(self, overrides: dict[str, Any]) -> Knobs:
+        """The effective Knobs for these overrides (raises pydantic.ValidationError)."""
+        return effective_knobs(self.config, overrides)
+
+    def add_instance(self, instance: Instance) -> None:
+        self.instances[instance.name] = instance
+        if self.config.webhook_url and instance.hook is None:
+            webhook = {"enabled": True, "url": self.config.webhook_url, "events": []}
+            store(instance, webhook, self.new_cuid)
 
     def reset(self, config: SimConfig | None = None) -> None:
-        """New generation: counters and messages cleared, instances back to the configured ones,
-        the random generator re-seeded; ``config`` replaces the current one when given."""
+        """New generation: counters, messages and webhook deliveries cleared, instances back to
+        the configured ones (no overrides), the random generators re-seeded; ``config``
+        replaces the current one when given."""
         self.config = config or self.config
         self.rng.seed(self.config.seed)
+        self.hook_rng.seed(self.config.seed)
+        self.webhooks.reset()
         self.apply(self.config, rebuild_instances=True)
         self.generation += 1
         self.received = 0
@@ -116,32 +84,41 @@ class SimState:
         self.duplicates = 0
         self.in_flight = 0
         self.max_in_flight = 0
-        # hash((number, text)) of every accepted send: 8-byte ints keep an hour at 200 msg/s
-        # (720,000 sends) to about 50 MB; a 64-bit collision is not a practical concern.
+        # hash((number, text)) of every accepted send (with the file's fields for media): 8-byte
+        # ints keep an hour at 200 msg/s (720,000 sends) to about 50 MB; a 64-bit collision is
+        # not a practical concern.
         self._seen: set[int] = set()
         self.messages.clear()
 
-    # -- sendText bookkeeping ---------------------------------------------------------------------
+    # -- send bookkeeping -------------------------------------------------------------------------
 
-    def begin(self) -> int:
+    def begin(self, instance: Instance | None) -> int:
         self.received += 1
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        if instance is not None:
+            instance.counters.received += 1
         return self.generation
 
-    def end(self, generation: int, status: int | None) -> None:
+    def end(self, generation: int, status: int | None, instance: Instance | None) -> None:
         """``status`` None: the request was cancelled (server shutdown) and got no answer."""
         if generation != self.generation:
             return
         self.in_flight -= 1
         if status is not None:
             self.by_status[status] = self.by_status.get(status, 0) + 1
+            if instance is not None:
+                by_status = instance.counters.by_status
+                by_status[status] = by_status.get(status, 0) + 1
 
-    def accept(self, generation: int, message: Message) -> None:
+    def accept(self, generation: int, message: Message, instance: Instance) -> None:
         if generation != self.generation:
             return
         self.accepted += 1
+        instance.counters.accepted += 1
         fingerprint = hash((message.number, message.text))
+        if message.media is not None:  # two files with one caption are two messages
+            fingerprint = hash((fingerprint, *message.media.values()))
         if fingerprint in self._seen:
             self.duplicates += 1
         else:
@@ -156,6 +133,8 @@ class SimState:
             "duplicates": self.duplicates,
             "in_flight": self.in_flight,
             "max_in_flight": self.max_in_flight,
+            "by_instance": {name: i.counters.as_dict() for name, i in self.instances.items()},
+            "webhooks": self.webhooks.stats(),
         }
 
     def message_page(self, offset: int, limit: int | None) -> list[dict[str, Any]]:
@@ -169,19 +148,16 @@ class SimState:
         key = _recipient_key(number)
         return not key or key in self._invalid or _recipient_key(jid) in self._invalid
 
-    def latency_seconds(self) -> float:
-        config = self.config
-        if not config.latency_jitter_ms:
-            return config.latency_ms / 1000
-        spread = self.rng.uniform(-config.latency_jitter_ms, config.latency_jitter_ms)
-        return max(0.0, config.latency_ms + spread) / 1000
-
     def new_key_id(self) -> str:
         """Baileys' web message id: "3EB0" + 36 upper-case hex digits (40 characters)."""
         return f"3EB0{self.rng.getrandbits(144):036X}"
 
     def new_uuid(self) -> str:
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+
+    def new_cuid(self) -> str:
+        """A Prisma cuid() look-alike: "c" and 24 lower-case base-36 characters."""
+        return "c" + "".join(self.hook_rng.choice(_CUID_ALPHABET) for _ in range(24))
 
 
 def _recipient_key(value: str) -> str:

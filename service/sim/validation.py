@@ -102,7 +102,8 @@ def _load(name: str) -> dict[str, Any]:
     return data
 
 
-_SEND_TEXT = BodySchema(_load("sendtext.schema.json"))
+_SEND_TEXT_SCHEMA = _load("sendtext.schema.json")
+_SEND_TEXT = BodySchema(_SEND_TEXT_SCHEMA)
 _SEND_TEXT_FAST_FIELDS = frozenset({"number", "text", "delay", "linkPreview"})
 
 
@@ -119,6 +120,27 @@ def send_text_errors(body: dict[str, Any]) -> list[str]:
         return []
     return _SEND_TEXT.errors(body)
 
+
+def _media_schema() -> dict[str, Any]:
+    """``mediaMessageSchema`` (src/validate/message.schema.ts, 2.3.6): sendText's number, delay,
+    quoted, everyOne and mentioned, and the media fields; ``media`` itself is not required."""
+    shared = _SEND_TEXT_SCHEMA["properties"]
+    return {
+        "type": "object",
+        "properties": {
+            "number": shared["number"],
+            "mediatype": {"type": "string", "enum": ["image", "document", "video", "audio"]},
+            "mimetype": {"type": "string"},
+            "media": {"type": "string"},
+            "fileName": {"type": "string"},
+            "caption": {"type": "string"},
+            **{name: shared[name] for name in ("delay", "quoted", "everyOne", "mentioned")},
+        },
+        "required": ["number", "mediatype"],
+    }
+
+
+MEDIA_SCHEMA = BodySchema(_media_schema())
 
 #: ``whatsappNumberSchema`` (src/validate/chat.schema.ts): ``numbers`` is not required.
 WHATSAPP_NUMBERS = BodySchema(

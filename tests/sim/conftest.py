@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.sim.receiver import Receiver
 from tests.sim_fixture import SimControl
 
 GLOBAL_KEY = "evo-key"
@@ -40,3 +41,19 @@ def evo(sim: SimControl) -> Iterator[Evolution]:
 
 def envelope(status: int, error: str, message: Any) -> dict[str, Any]:
     return {"status": status, "error": error, "response": {"message": message}}
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A webhook receiver on a free loopback port, stopped after the test."""
+    server = Receiver()
+    yield server
+    server.close()
+
+
+def set_webhook(evo: Evolution, url: str, instance: str = "zapq", **fields: Any) -> dict[str, Any]:
+    """POST /webhook/set with every event unless ``events`` is given; the stored row."""
+    webhook = {"enabled": True, "url": url, "events": [], **fields}
+    response = evo.call("POST", f"/webhook/set/{instance}", json={"webhook": webhook})
+    assert response.status_code == 201, response.text
+    return response.json()  # type: ignore[no-any-return]

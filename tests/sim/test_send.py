@@ -71,13 +71,19 @@ def test_messages_and_counters(sim: SimControl, evo: Evolution) -> None:
     evo.send({})
     evo.send(BODY, key=None)
     evo.send(BODY, instance="nope")
-    assert sim.stats() == {
+    stats = sim.stats()
+    assert stats.pop("webhooks")["queued"] == 0, "no webhook configured"
+    assert stats == {
         "received": 6,
         "by_status": {"201": 3, "400": 1, "401": 1, "404": 1},
         "accepted": 3,
         "duplicates": 1,
         "in_flight": 0,
         "max_in_flight": 1,
+        # The 404 has no instance to be counted against.
+        "by_instance": {
+            "zapq": {"received": 5, "accepted": 3, "by_status": {"201": 3, "400": 1, "401": 1}}
+        },
     }
     first = sim.messages()[0]
     assert first.pop("received_at") <= time.time()
@@ -87,6 +93,7 @@ def test_messages_and_counters(sim: SimControl, evo: Evolution) -> None:
         "key_id": ids[0],
         "remote_jid": "5511987650000@s.whatsapp.net",
         "instance": "zapq",
+        "kind": "text",
     }
     assert [m["text"] for m in sim.messages(limit=1, offset=2)] == ["other"]
     assert [m["key_id"] for m in sim.messages(limit=2)] == ids
