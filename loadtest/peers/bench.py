@@ -183,7 +183,7 @@ async def run_contender(
         "peer": contender.name,
         "config": contender.config.format(**asdict(run)),
         "enqueue_seconds": round(enqueue_seconds, 2),
-        "enqueue_msg_per_s": round(len(expected) / enqueue_seconds, 1),
+        "enqueue_msg_per_s": round(len(expected) / max(enqueue_seconds, 0.001), 1),
         **result,
         "load_average_1m_before": round(load_before, 2),
     }
