@@ -96,6 +96,12 @@ LIMITER_WAIT = Histogram(
     buckets=_WAIT_BUCKETS,
 )
 SENDER_SENT = Counter("zapq_sender_sent", "Messages sent through each sender.", ["sender"])
+REBOOKED = Counter(
+    "zapq_sender_rebooked",
+    "Sends whose worker woke more than one send interval past its booked slot and booked the "
+    "sender's next one (a loaded host; a late send could break the sender's rate).",
+    ["sender"],
+)
 SENDER_REFUSALS = Counter(
     "zapq_sender_refusals",
     "Sends that failed by the sender's fault (they count against its breaker).",

@@ -52,6 +52,7 @@ SPECS: dict[str, Spec] = {
     "take": Spec(("queue", "inflight", "wake", "senders_version", "senders"), senders=True),
     "complete": Spec(("message", "retry", "dead", "queue", "inflight", "wake"), senders=True),
     "finish": Spec(("queue", "inflight")),
+    "rebook": Spec(("message", "inflight"), senders=True),
     "promote": Spec(("queue", "scheduled", "retry", "inflight", "senders", "wake"), senders=True),
     "cancel": Spec(("message", "queue", "scheduled", "retry", "inflight")),
     "requeue": Spec(("dead", "queue", "wake")),

@@ -5,6 +5,7 @@ The API, the scheduler and the workers all go through this class; none of them t
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -50,8 +51,11 @@ class Claim:
     #: True when the previous holder died or hung mid-attempt (status was already "sending").
     redelivered: bool
     sender: str
-    #: The sender's booked slot (unix ms): the send goes then, not before.
+    #: The sender's booked slot (unix ms): the send goes then, not before, and not more than
+    #: ``interval_ms`` after (a later send books again: MessageQueue.rebook).
     send_at_ms: int
+    #: 1000 / the sender's rate: the spacing of its slots (ms).
+    interval_ms: float
     content: Content
 
 
@@ -312,6 +316,7 @@ class MessageQueue:
             redelivered=bool(row["redelivered"]),
             sender=row["sender"],
             send_at_ms=int(row["send_at"]),
+            interval_ms=float(row["interval"]),
             content=Content.decode(row["payload"]),
         )
 
@@ -332,6 +337,17 @@ class MessageQueue:
         if not result["recorded"]:
             return Completed(False, None)
         return Completed(True, Outcome(result["outcome"]), result.get("breaker"))
+
+    async def rebook(self, claim: Claim, lock_seconds: float, day: str) -> Claim | None:
+        """Book the sender's next slot for a claim whose slot went by (the worker woke late);
+        None when the message is no longer the claim's or its sender left the pool."""
+        args: list[Any] = [claim.job_id, now_ms(), int(lock_seconds * 1000), day, self.routing]
+        result = await self.scripts.rebook(args, message=self.keys.message(claim.message_id))
+        if result.get("lost"):
+            return None
+        return dataclasses.replace(
+            claim, send_at_ms=int(result["send_at"]), interval_ms=float(result["interval"])
+        )
 
     async def finish_job(self, job_id: str, *, requeue: bool) -> bool:
         """arq is done with a job: delete it, or (an interrupted run) put it back in the queue.

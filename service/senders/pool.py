@@ -40,6 +40,11 @@ class SenderPool:
         """(name, local date) of every sender, for take.lua and promote.lua."""
         return list(days(list(self.senders.values()), now).items())
 
+    def day(self, name: str) -> str:
+        """The sender's local date now (the day of its daily limit)."""
+        sender = self.senders.get(name)
+        return days([sender])[name] if sender else ""
+
     def client(self, name: str) -> EvolutionClient | None:
         """The sender's Evolution client (None when the sender left the pool)."""
         client = self._clients.get(name)

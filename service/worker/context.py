@@ -24,6 +24,12 @@ class WorkerDeps:
     #: ``<host>-<pid>``: recorded on each message this worker sends, for tracing and the benchmarks.
     worker_id: str
 
+    @property
+    def lock_seconds(self) -> float:
+        """How long a taken job stays ours past its send time: arq's in-progress timeout (the job
+        timeout + 10 s, arq.worker.Worker.in_progress_timeout_s)."""
+        return self.settings.worker.job_timeout_seconds + 10
+
     @classmethod
     def build(cls, settings: Settings, queue: MessageQueue) -> WorkerDeps:
         registry = SenderRegistry(queue)

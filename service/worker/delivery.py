@@ -69,8 +69,9 @@ def _fields(claim: Claim) -> dict[str, object]:
     }
 
 
-async def deliver(deps: WorkerDeps, claim: Claim, delivery: int) -> Outcome:
-    """Run one attempt of a claimed message: returns what was recorded.
+async def deliver(deps: WorkerDeps, claim: Claim, delivery: int) -> Outcome | None:
+    """Run one attempt of a claimed message: returns what was recorded, or None when nothing was
+    (the message left the claim before its slot came: the job is handed back).
 
     ``delivery`` counts the runs of this job (arq's job_try): above 1 it is a redelivery.
     """
@@ -84,11 +85,36 @@ async def deliver(deps: WorkerDeps, claim: Claim, delivery: int) -> Outcome:
         metrics.DEAD.labels(claim.priority, "redelivery_limit").inc()
         log.error("dead letter: redelivery limit", extra=fields)
         return Outcome.DEAD
-    wait = max(claim.send_at_ms - now_ms(), 0) / 1000
-    if wait:
-        await asyncio.sleep(wait)
-    metrics.LIMITER_WAIT.labels(claim.sender).observe(wait)
-    return await _send(deps, claim, fields)
+    on_time = await _wait_for_slot(deps, claim)
+    if on_time is None:
+        log.warning("the message left this job while it waited for its slot", extra=fields)
+        return None
+    return await _send(deps, on_time, fields)
+
+
+# Rebookings of one send before it goes anyway, late: a worker this starved sends as it can.
+_MAX_REBOOKINGS = 5
+
+
+async def _wait_for_slot(deps: WorkerDeps, claim: Claim) -> Claim | None:
+    """Sleep until the sender's booked slot. Woken more than one send interval past it (a loaded
+    event loop or host), the send could bunch with the sends booked after it and break the sender's
+    rate: book its next slot instead (one extra round trip, only then). None: the message is no
+    longer this claim's."""
+    started = now_ms()
+    for _ in range(_MAX_REBOOKINGS):
+        wait = claim.send_at_ms - now_ms()
+        if wait > 0:
+            await asyncio.sleep(wait / 1000)
+        if now_ms() - claim.send_at_ms <= claim.interval_ms:
+            break
+        metrics.REBOOKED.labels(claim.sender).inc()
+        rebooked = await deps.queue.rebook(claim, deps.lock_seconds, deps.pool.day(claim.sender))
+        if rebooked is None:
+            return None
+        claim = rebooked
+    metrics.LIMITER_WAIT.labels(claim.sender).observe(max(now_ms() - started, 0) / 1000)
+    return claim
 
 
 def skipped(skip: Skip) -> str:

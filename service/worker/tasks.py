@@ -36,6 +36,8 @@ async def send_message(ctx: dict[str, Any], message_id: str) -> str:
         )
         await asyncio.sleep(REDIS_ERROR_PAUSE_SECONDS)
         raise RetryJob() from exc
-    # Every way deliver() returns went through complete.lua, which ended the job's run.
+    if outcome is None:  # nothing recorded: ZapqWorker.job_ended hands the job back
+        return "released"
+    # Every other way deliver() returns went through complete.lua, which ended the job's run.
     ctx["ended"].add(job_id)
     return str(outcome)

@@ -253,3 +253,20 @@ async def test_last_slot_goes_to_one_taker(
             await client.aclose()
     claims = [claim for result in results for claim in result.claims]
     assert len(claims) == 1, "a 2-second slot interval leaves room for one send only"
+
+
+async def test_a_late_worker_books_the_next_slot(
+    queue: MessageQueue, registry: SenderRegistry
+) -> None:
+    """A worker that wakes past its slot books the sender's next one: the late send cannot bunch
+    with the sends booked after it (the rate holds), and today's count does not grow."""
+    await registry.put(SenderSpec(name="s1", rate_per_second=10, burst=1))
+    await queue.enqueue([msg(to=f"55119876543{i:02d}") for i in range(2)], "k")
+    [first, second] = (await queue.take(2, 30, "w", [("s1", DAY)])).claims
+    assert second.send_at_ms - first.send_at_ms == 100 and first.interval_ms == 100
+    rebooked = await queue.rebook(first, 30, DAY)
+    assert rebooked is not None and rebooked.send_at_ms >= second.send_at_ms + 100
+    day_count = await queue.redis.hget(queue.keys.sender("s1"), "day_count")
+    assert day_count == b"2", "a rebooking is the same send: the day's count stays"
+    await send_ok(queue, rebooked)
+    assert await queue.rebook(first, 30, DAY) is None, "a recorded message is no longer its claim's"

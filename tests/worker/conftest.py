@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
 from redis.asyncio import Redis
 
+from service.devstack import stop_process
 from service.queue.models import MessageRecord, NewMessage
 from service.queue.store import MessageQueue
 from service.settings import Settings
@@ -107,3 +109,12 @@ async def wait_status(
     record = await queue.get(message_id)
     assert record is not None
     return record
+
+
+@pytest.fixture
+def procs() -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Processes a test starts; each is stopped by its PID at the end."""
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for proc in started:
+        stop_process(proc)

@@ -4,55 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from redis.asyncio import Redis
 
-from loadtest.procs import zapq_env
-from service.devstack import free_port, redis_server, stop_process
+from service.devstack import free_port, redis_server
 from service.queue.store import MessageQueue
 from service.settings import Settings
 from tests.worker.conftest import enqueue, eventually, sim_settings, wait_status
+from tests.worker.procs import in_flight, spawn, worker_env
 
 pytestmark = pytest.mark.slow
-
-
-def worker_env(redis_url: str, sim_url: str, **extra: str) -> dict[str, str]:
-    settings = {
-        "ZAPQ_EVOLUTION__READ_TIMEOUT_SECONDS": "5",
-        "ZAPQ_WORKER__POLL_DELAY_SECONDS": "0.01",
-        "ZAPQ_WORKER__PROMOTE_INTERVAL_SECONDS": "0.05",
-        "ZAPQ_WORKER__RETRY_DELAYS_SECONDS": "0.1,0.2,0.3",
-        "ZAPQ_WORKER__MAX_JOBS": "5",
-        "ZAPQ_METRICS__PORT": str(free_port()),
-        "ZAPQ_METRICS__HOST": "127.0.0.1",
-        "ZAPQ_LOG_LEVEL": "INFO",
-    }
-    return zapq_env(redis_url, sim_url, **{**settings, **extra})
-
-
-def spawn(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "service", "worker"], env=env, stdout=out, stderr=out
-        )
-
-
-@pytest.fixture
-def procs() -> Iterator[list[subprocess.Popen[bytes]]]:
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for proc in started:
-        stop_process(proc)
-
-
-async def in_flight(sim: Any, n: int) -> bool:
-    return bool(sim.stats()["in_flight"] >= n)
 
 
 async def test_sigterm_drains_in_flight_and_loses_nothing(

@@ -74,12 +74,15 @@ local function available_at(s, now, cfg)
   return nil
 end
 
--- Book the next send of `s`: returns its time (unix ms, up to cfg.horizon_ms ahead).
-local function reserve(s, now)
+-- Book the next send of `s`: returns its time (unix ms, up to cfg.horizon_ms ahead). A rebooking
+-- (the worker missed its slot, rebook.lua) is the same send: today's count and trials stay.
+local function reserve(s, now, rebooking)
   local at
   at, s.tat = gcra_reserve(s.tat, s.rate, s.burst, now)
-  s.day_count = s.day_count + 1
-  if s.breaker == BREAKER.HALF_OPEN then s.trials = s.trials + 1 end
+  if not rebooking then
+    s.day_count = s.day_count + 1
+    if s.breaker == BREAKER.HALF_OPEN then s.trials = s.trials + 1 end
+  end
   s.dirty = true
   return math.floor(at)
 end

@@ -83,7 +83,7 @@ local function claim(job, score, id, key, f, s)
   out.jobs[#out.jobs + 1] = {
     job = job, score = tonumber(score), id = id, to = f[5], priority = f[3], attempts = attempts,
     ready_at = tonumber(f[6]), expires_at = tonumber(f[4]), redelivered = f[1] == S.SENDING,
-    sender = s.name, send_at = at, payload = f[7],
+    sender = s.name, send_at = at, interval = 1000 / s.rate, payload = f[7],
   }
 end
 
