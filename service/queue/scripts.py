@@ -70,7 +70,9 @@ def constants() -> dict[str, dict[str, Any]]:
         "UNAVAILABLE": {reason.name: str(reason) for reason in Unavailable},
         "CONNECTION": {state.name: str(state) for state in Connection},
         "BAND": {str(priority): band for priority, band in BAND.items()},
-        "FINAL": {str(status): True for status in FINAL_STATUSES},
+        # Sorted: a set's order changes with each process's hash seed, and so would every
+        # script's SHA (one cached copy per process start in Redis).
+        "FINAL": {str(status): True for status in sorted(FINAL_STATUSES)},
         "C": {"JOB_EXTRA_TTL_MS": JOB_EXTRA_TTL_MS},
     }
 

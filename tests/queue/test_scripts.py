@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from service.queue import scripts
@@ -55,3 +59,26 @@ def test_header_binds_keys_in_order_and_uses_the_prefix() -> None:
     header = scripts.header("finish", Keys("{other}"))
     assert "local K = {QUEUE = KEYS[1], INFLIGHT = KEYS[2]}" in header
     assert "MSG = '{other}:msg:'" in header and "'{zapq}" not in header
+
+
+_SHA_OF_TAKE = """
+import hashlib
+from service.queue.keys import Keys
+from service.queue.scripts import source
+print(hashlib.sha1(source("take", Keys()).encode(), usedforsecurity=False).hexdigest())
+"""
+
+
+def test_sources_are_the_same_in_every_process() -> None:
+    """A script's text (so its SHA in Redis's script cache) must not depend on the hash seed."""
+    shas = {
+        subprocess.run(
+            [sys.executable, "-c", _SHA_OF_TAKE],
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in (1, 2, 3)
+    }
+    assert len(shas) == 1, shas
