@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from datetime import date
 from zoneinfo import ZoneInfo
 
+from service.content import MAX_URL_CHARS, media_problems
 from service.phones import normalize_phone
-from service.queue.models import NewMessage
+from service.queue.models import Kind, Media, MediaType, NewMessage
 from service.scheduler.charge import Charge, template_context
 from service.scheduler.rules import Rule, RulesConfig
 from service.scheduler.summary import Summary
@@ -43,9 +44,10 @@ class _Outcome:
     kind: str
     #: planned: the message text; a problem: what is wrong.
     detail: str = ""
-    #: planned only: the normalised number and the rule's window.
+    #: planned only: the normalised number, the rule's window and its document.
     phone: str = ""
     window: Window | None = None
+    media: Media | None = None
 
 
 def idempotency_key(charge_id: str, rule: str, due_date: date) -> str:
@@ -68,6 +70,8 @@ class Planner:
         self.max_chars = settings.api.max_text_chars
         self.skip = frozenset(config.skip_statuses)
         self.templates = config.templates()
+        self.documents = config.documents()
+        self.max_media_bytes = settings.api.max_media_bytes
         self.by_offset: dict[int, list[Rule]] = {}
         for rule in config.rules:
             self.by_offset.setdefault(rule.offset_days, []).append(rule)
@@ -115,9 +119,22 @@ class Planner:
             return _Outcome(rule, "invalid_phone", str(phone))
         try:
             text = self.templates[rule.name].render(context, self.max_chars)
+            media = self._document(rule, context, text)
         except TemplateRenderError as exc:
             return _Outcome(rule, "template_errors", str(exc))
-        return _Outcome(rule, "planned", text, phone, window)
+        return _Outcome(rule, "planned", text, phone, window, media)
+
+    def _document(self, rule: Rule, context: dict[str, str], caption: str) -> Media | None:
+        """The rule's document for this charge; a URL that does not render to https is a
+        template error of the charge (counted, never sent)."""
+        if rule.document is None:
+            return None
+        url, name = (t.render(context, MAX_URL_CHARS) for t in self.documents[rule.name])
+        media = Media(MediaType.DOCUMENT, url, rule.document.mimetype, name)
+        problems = media_problems(media, caption, self.max_media_bytes)
+        if problems or not url.startswith("https://"):
+            raise TemplateRenderError("document.url: does not render to an https URL")
+        return media
 
     def _count(self, charge: Charge, outcome: _Outcome) -> None:
         """Count one rule's outcome, and log its problem."""
@@ -146,4 +163,6 @@ class Planner:
             idempotency_key=idempotency_key(charge.id, rule.name, charge.due_date),
             metadata={"charge_id": charge.id, "rule": rule.name},
             source=SOURCE,
+            kind=Kind.MEDIA if outcome.media else Kind.TEXT,
+            media=outcome.media,
         )

@@ -68,6 +68,20 @@ class Calendar(BaseModel):
         return self.allowed_hours.get(WEEKDAYS[day.weekday()])
 
 
+class Document(BaseModel):
+    """A document sent with a rule's message (the charge's boleto, say): the message becomes a
+    media message whose caption is the rule's text. Evolution downloads the URL when it sends the
+    message, so a signed link must stay valid until the message's window ends (retries included)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    #: A template that renders to an https URL, e.g. "{boleto_url}" (a source extra field).
+    url: str
+    #: A template for the name the recipient sees.
+    file_name: str = "fatura-{charge_id}.pdf"
+    mimetype: str = Field("application/pdf", pattern=r"^[\w.+-]+/[\w.+-]+$")
+
+
 class Rule(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -84,6 +98,8 @@ class Rule(BaseModel):
     #: true: send times spread evenly over the window; false: all due at its start (or now), as
     #: fast as the workers' limiters allow.
     spread: bool = True
+    #: Attach a document (the message is then a media message with the text as its caption).
+    document: Document | None = None
 
     @model_validator(mode="after")
     def _lower(self) -> Rule:
@@ -144,15 +160,32 @@ class RulesConfig(BaseModel):
         self.skip_statuses = [status.lower() for status in self.skip_statuses]
         known = STANDARD_FIELDS | set(self.source.fields.extras)
         for rule in self.rules:
-            try:
-                Template(rule.template, known)
-            except TemplateSyntaxError as exc:
-                raise ValueError(f"rule {rule.name}: template: {exc}") from exc
+            parts = {"template": rule.template}
+            if rule.document is not None:
+                parts |= {"document.url": rule.document.url}
+                parts |= {"document.file_name": rule.document.file_name}
+            for part, text in parts.items():
+                try:
+                    Template(text, known)
+                except TemplateSyntaxError as exc:
+                    raise ValueError(f"rule {rule.name}: {part}: {exc}") from exc
         return self
 
     def templates(self) -> dict[str, Template]:
         known = STANDARD_FIELDS | set(self.source.fields.extras)
         return {rule.name: Template(rule.template, known) for rule in self.rules}
+
+    def documents(self) -> dict[str, tuple[Template, Template]]:
+        """Rule name -> (URL template, file name template), for the rules that attach one."""
+        known = STANDARD_FIELDS | set(self.source.fields.extras)
+        return {
+            rule.name: (
+                Template(rule.document.url, known),
+                Template(rule.document.file_name, known),
+            )
+            for rule in self.rules
+            if rule.document is not None
+        }
 
 
 def load_rules(path: str | Path | None) -> RulesConfig:

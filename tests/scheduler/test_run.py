@@ -360,3 +360,32 @@ async def test_redis_down_fails_the_run(ssettings: Settings, billing: BillingApi
 
 def test_zone_constant_matches_default(settings: Settings) -> None:
     assert settings.schedule.time_zone == SAO_PAULO.key
+
+
+async def test_a_rule_can_attach_the_charges_document(
+    ssettings: Settings, billing: BillingApi, redis: Redis, tmp_path: Path
+) -> None:
+    """A rule with a document sends a media message (the boleto) with the text as its caption; a
+    charge whose URL does not render to https is a template error, counted and not sent."""
+    billing.reset([
+        charge("b1", MONDAY, boleto="https://boletos.example/b1.pdf?sig=x"),
+        charge("b2", MONDAY, boleto="http://boletos.example/b2.pdf"),
+    ])  # fmt: skip
+    rule = {
+        "name": "due_today",
+        "offset_days": 0,
+        "template": "Olá, {first_name}! Segue o boleto de {amount}.",
+        "document": {"url": "{boleto}", "file_name": "boleto-{charge_id}.pdf"},
+    }
+    path = rules_file(tmp_path, [rule], source={"fields": {"extras": {"boleto": "boleto"}}})
+    result = (await run(ssettings, at(MONDAY, 7), rules_file=path)).result
+    assert (result["enqueued"], result["template_errors"]) == (1, 1)
+    [record] = await records(redis)
+    content = record.content
+    assert (content.kind, content.text) == ("media", "Olá, Maria! Segue o boleto de R$ 1.234,56.")
+    assert content.media is not None
+    assert (content.media.mediatype, content.media.media, content.media.file_name) == (
+        "document",
+        "https://boletos.example/b1.pdf?sig=x",
+        "boleto-b1.pdf",
+    )

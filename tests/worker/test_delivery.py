@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 from typing import Any
 
 import pytest
 
 from loadtest.bench_pipeline import max_in_window
-from service.queue.models import Breaker, Outcome, now_ms
+from service.queue.models import Breaker, Kind, Media, MediaType, NewMessage, Outcome, now_ms
 from service.queue.store import MessageQueue
 from service.senders.registry import SenderRegistry
 from service.settings import Settings
@@ -233,3 +234,43 @@ async def test_a_job_arq_times_out_is_redelivered_then_dead_lettered_never_stuck
     record = await wait_status(queue, mid, "dead", timeout=30)
     assert record.error_class == "redelivery_limit"
     assert (await queue.stats()).in_flight == 0
+
+
+async def test_each_kind_reaches_its_evolution_route(
+    queue: MessageQueue, start_worker: Factory, sim: Any
+) -> None:
+    document = Media(
+        MediaType.DOCUMENT, "https://billing.example/b.pdf", "application/pdf", "b.pdf"
+    )
+    image = Media(MediaType.IMAGE, base64.b64encode(b"\xff\xd8\xff jpeg").decode())
+    messages = [
+        NewMessage(to="5511987650001", text="Olá"),
+        NewMessage(to="5511987650002", text="Seu boleto", kind=Kind.MEDIA, media=document),
+        NewMessage(to="5511987650003", kind=Kind.MEDIA, media=image),
+    ]
+    ids = [r.message_id for r in await queue.enqueue(messages, "test")]
+    await start_worker()
+    for mid in ids:
+        await wait_status(queue, mid, "sent")
+    received = {m["number"]: m for m in sim.messages()}
+    assert received["5511987650001"]["kind"] == "text"
+    sent_document = received["5511987650002"]
+    assert (sent_document["kind"], sent_document["mediatype"]) == ("media", "document")
+    assert (sent_document["fileName"], sent_document["caption"]) == ("b.pdf", "Seu boleto")
+    assert received["5511987650003"]["mediatype"] == "image"
+
+
+async def test_media_upload_failure_is_retried_then_sent(
+    queue: MessageQueue, start_worker: Factory, sim: Any
+) -> None:
+    """Evolution's 500 when the upload to WhatsApp fails is the sender's (transient) fault."""
+    sim.configure(media_upload_fail_rate=1.0)
+    media = Media(MediaType.IMAGE, "https://cdn.example/a.jpg")
+    [result] = await queue.enqueue(
+        [NewMessage(to="5511987650001", kind=Kind.MEDIA, media=media)], "test"
+    )
+    await start_worker()
+    await eventually(lambda: _received(sim, 2))
+    sim.configure(media_upload_fail_rate=0.0)
+    record = await wait_status(queue, result.message_id, "sent")
+    assert record.error_class == "server_error" and record.attempts == 1
