@@ -97,15 +97,14 @@ class WorkerSettings(BaseModel):
     # about 20 msg/s with 100 ms latency; 20 ms keeps slots full and costs one cheap ZRANGEBYSCORE
     # per poll.
     poll_delay_seconds: float = Field(0.02, gt=0, le=5)
-    # How often due scheduled messages and retries are moved to the ready queue.
-    promote_interval_seconds: float = Field(0.1, gt=0, le=60)
     # On SIGTERM: stop taking jobs, give in-flight ones this long to finish, then stop. Must stay
     # below the pod's terminationGracePeriodSeconds.
     drain_timeout_seconds: int = Field(25, ge=0)
     # A job redelivered this many times (its worker died or hung each time) is dead-lettered
     # instead of being tried forever.
     max_deliveries: int = Field(5, ge=1)
-    # How often queue gauges (depth per priority, oldest ready age) are refreshed from Redis.
+    # The queue-wide gauges (depths, ages, senders) are read from Redis when /metrics is scraped,
+    # at most once per this: several scrapers of one process cost one read.
     stats_interval_seconds: float = Field(2.0, gt=0)
 
     @field_validator("retry_delays_seconds", mode="before")

@@ -15,7 +15,7 @@ from service.api.middleware import BodySizeLimit, RequestMetrics
 from service.api.routes import health, messages, queue, senders
 from service.api.validation import field_errors
 from service.errors import ServiceError, Unauthorized
-from service.metrics.queue import gauge_refresher
+from service.metrics.queue import QueueGauges
 from service.queue.store import MessageQueue
 from service.redis import REDIS_ERRORS, create_redis
 from service.senders.registry import SenderRegistry
@@ -33,13 +33,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.queue = MessageQueue(redis, settings)
         app.state.senders = SenderRegistry(app.state.queue)
         await _bootstrap(app.state.senders)
-        gauges = gauge_refresher(
+        app.state.gauges = QueueGauges(
             app.state.queue, app.state.senders, settings.worker.stats_interval_seconds
-        ).start()
+        )
         try:
             yield
         finally:
-            await gauges.stop()
             await redis.aclose()
 
     app = FastAPI(

@@ -1,13 +1,26 @@
-"""Queue-wide gauges refreshed from Redis by a background loop (api and worker processes): queue
-depths and ages, the scheduler's last run, and the sender pool's health."""
+"""Queue-wide gauges read from Redis when /metrics is scraped (api and worker processes): queue
+depths and ages, the scheduler's last run, and the sender pool's health.
+
+Read on scrape, not by a loop: an idle installation that nobody scrapes costs Redis nothing, and
+a scraped one a pipelined round trip per scrape and process (at most one per
+``worker.stats_interval_seconds`` however many scrapers ask).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
+
+from prometheus_client import generate_latest
+
 from service import metrics
-from service.background import Periodic
 from service.queue.models import Breaker, Connection, QueueStats, now_ms
 from service.queue.store import MessageQueue
+from service.redis import REDIS_ERRORS
 from service.senders.registry import SenderRegistry, SenderState
+
+log = logging.getLogger("zapq.metrics")
 
 _BREAKER_VALUE = {Breaker.CLOSED: 0, Breaker.HALF_OPEN: 1, Breaker.OPEN: 2}
 
@@ -67,13 +80,39 @@ def publish_senders(states: list[SenderState]) -> None:
     metrics.SENDERS_AVAILABLE.set(sum(available(state) for state in states))
 
 
-def gauge_refresher(
-    queue: MessageQueue, registry: SenderRegistry, interval_seconds: float
-) -> Periodic:
-    async def step() -> None:
+class QueueGauges:
+    """The queue-wide gauges, refreshed from Redis when scraped."""
+
+    def __init__(
+        self, queue: MessageQueue, registry: SenderRegistry, min_interval_seconds: float
+    ) -> None:
+        self.queue = queue
+        self.registry = registry
+        self._min_interval = min_interval_seconds
+        self._at = float("-inf")
+        self._lock = asyncio.Lock()
+
+    async def refresh(self) -> None:
+        """Read Redis unless that was done less than min_interval_seconds ago. Redis being away
+        keeps the last values (the scrape still answers, with the process's own metrics)."""
+        async with self._lock:
+            if time.monotonic() - self._at < self._min_interval:
+                return
+            try:
+                await self._read()
+            except REDIS_ERRORS as exc:
+                log.warning("queue gauges not refreshed: redis", extra={"error": repr(exc)})
+                return
+            self._at = time.monotonic()
+
+    async def _read(self) -> None:
+        queue = self.queue
         publish(await queue.stats())
         fields = ["last_run_at", "last_success_at", "last_failed"]
         publish_schedule(await queue.redis.hmget(queue.keys.schedule_last_run, fields))  # type: ignore[misc]
-        publish_senders(await registry.states(now_ms()))
+        publish_senders(await self.registry.states(now_ms()))
 
-    return Periodic("queue-gauges", step, interval_seconds)
+    async def exposition(self) -> bytes:
+        """The /metrics page, queue gauges fresh."""
+        await self.refresh()
+        return generate_latest()

@@ -23,6 +23,9 @@ P:parked:{name}                  zset    none: jobs pinned to a sender that cann
                                          (paused, breaker open, daily limit); emptied when it can
 P:sticky:{phone}                 string  pool.sticky_ttl_seconds (7 days): the recipient's sender
 P:wake                           list    none: at most a few tokens that wake idle workers
+P:wake:promote                   list    none: at most one token: a message was scheduled or a
+                                         retry set, the promoter looks again
+P:promoter                       string  the lease (10 s): the worker id of the one promoter
 P:schedule:last-run              hash    none: one small hash, overwritten by each scheduler run
 arq:job:{job id}                 string  the arq job (JSON): its message's expiry + 1 day
 arq:retry:{job id}               string  arq's delivery counter: 88,400 s (arq's own)
@@ -135,6 +138,15 @@ class Keys:
     @property
     def wake(self) -> str:
         return f"{self.prefix}:wake"
+
+    @property
+    def promoter(self) -> str:
+        """The promoter's lease: the worker that promotes for the whole installation."""
+        return f"{self.prefix}:promoter"
+
+    @property
+    def promote_wake(self) -> str:
+        return f"{self.prefix}:wake:promote"
 
     @property
     def health_check(self) -> str:

@@ -48,12 +48,16 @@ class Spec:
 
 
 SPECS: dict[str, Spec] = {
-    "enqueue": Spec(("queue", "scheduled", "wake", "senders")),
+    "enqueue": Spec(("queue", "scheduled", "wake", "senders", "promote_wake")),
     "take": Spec(("queue", "inflight", "wake", "senders_version", "senders"), senders=True),
-    "complete": Spec(("message", "retry", "dead", "queue", "inflight", "wake"), senders=True),
+    "complete": Spec(
+        ("message", "retry", "dead", "queue", "inflight", "wake", "promote_wake"), senders=True
+    ),
     "finish": Spec(("queue", "inflight")),
     "rebook": Spec(("message", "inflight"), senders=True),
-    "promote": Spec(("queue", "scheduled", "retry", "inflight", "senders", "wake"), senders=True),
+    "promote": Spec(
+        ("queue", "scheduled", "retry", "inflight", "senders", "wake", "promoter"), senders=True
+    ),
     "cancel": Spec(("message", "queue", "scheduled", "retry", "inflight")),
     "requeue": Spec(("dead", "queue", "wake")),
     "sender_put": Spec(("senders", "senders_version", "queue", "wake"), senders=True),

@@ -90,6 +90,15 @@ class Completed:
     breaker: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Promoted:
+    #: False: another worker holds the promoter's lease; this call did nothing.
+    leader: bool
+    moved: int
+    #: When the promoter has work next (unix ms), if anything waits.
+    next_at_ms: int | None = None
+
+
 def _list(value: Any) -> list[Any]:
     """cjson encodes an empty Lua table as ``{}``: an empty list here."""
     return value if isinstance(value, list) else []
@@ -356,11 +365,27 @@ class MessageQueue:
         return bool(result["requeued"])
 
     async def promote_due(
-        self, pool: Sequence[tuple[str, str]] = (), limit: int = 1000
-    ) -> tuple[int, int | None]:
-        """Move due scheduled messages, retries, lost jobs and unparked jobs to the ready queue.
-        Returns (how many moved, when the next scheduled message or retry is due in unix ms)."""
-        args: list[Any] = [now_ms(), limit, self.routing, orjson.dumps(list(pool))]
+        self,
+        pool: Sequence[tuple[str, str]] = (),
+        limit: int = 1000,
+        *,
+        worker: str = "",
+        lease_seconds: float = 10.0,
+    ) -> Promoted:
+        """As the installation's promoter (a lease ``worker`` holds or takes), move due scheduled
+        messages, retries, lost jobs and unparked jobs to the ready queue."""
+        args: list[Any] = [
+            now_ms(),
+            limit,
+            self.routing,
+            orjson.dumps(list(pool)),
+            worker,
+            int(lease_seconds * 1000),
+        ]
         result = await self.scripts.promote(args)
         next_at = result.get("next_at")
-        return int(result["moved"]), int(next_at) if next_at is not None else None
+        return Promoted(
+            bool(result["leader"]),
+            int(result["moved"]),
+            int(next_at) if next_at is not None else None,
+        )

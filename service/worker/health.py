@@ -15,16 +15,21 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis
 
+from service.metrics.queue import QueueGauges
 from service.redis import REDIS_ERRORS
 
 log = logging.getLogger("zapq.worker")
 
 
 def create_health_app(
-    redis: Redis, last_poll: Callable[[], float], stale_after_seconds: float
+    redis: Redis,
+    last_poll: Callable[[], float],
+    stale_after_seconds: float,
+    gauges: QueueGauges | None = None,
 ) -> web.Application:
     async def metrics(_: web.Request) -> web.Response:
-        return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+        body = await gauges.exposition() if gauges else generate_latest()
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def healthz(_: web.Request) -> web.Response:
         age = time.monotonic() - last_poll()

@@ -28,9 +28,8 @@ from arq.connections import ArqRedis
 from arq.worker import func
 
 from service import metrics
-from service.background import Periodic
 from service.limits import TokenBucket
-from service.metrics.queue import gauge_refresher
+from service.metrics.queue import QueueGauges
 from service.queue.arq_boundary import JOB_FUNCTION, ArqWorker
 from service.queue.models import now_ms
 from service.queue.store import Claim, MessageQueue
@@ -39,6 +38,7 @@ from service.settings import Settings
 from service.worker.context import WorkerDeps
 from service.worker.delivery import skipped
 from service.worker.health import create_health_app, start_health_server
+from service.worker.promoter import Promoter
 from service.worker.tasks import send_message
 
 log = logging.getLogger("zapq.worker")
@@ -134,15 +134,11 @@ async def _on_startup(ctx: dict[str, Any]) -> None:
     await deps.pool.refresh()
     metrics.WORKER_MAX_JOBS.set(settings.worker.max_jobs)
     metrics.WORKER_IN_FLIGHT.set_function(lambda: worker.job_counter)
-    ctx["background"] = [
-        _promoter(deps).start(),
-        gauge_refresher(
-            deps.queue, deps.pool.registry, settings.worker.stats_interval_seconds
-        ).start(),
-    ]
+    ctx["background"] = [Promoter(deps, settings.redis_timeout_seconds / 2).start()]
     if settings.metrics.port:
         stale = max(30.0, 20 * settings.worker.poll_delay_seconds)
-        app = create_health_app(deps.redis, lambda: worker.last_poll, stale)
+        gauges = QueueGauges(deps.queue, deps.pool.registry, settings.worker.stats_interval_seconds)
+        app = create_health_app(deps.redis, lambda: worker.last_poll, stale, gauges)
         ctx["health"] = await start_health_server(app, settings.metrics.host, settings.metrics.port)
     log.info(
         "worker started",
@@ -163,19 +159,6 @@ async def _on_shutdown(ctx: dict[str, Any]) -> None:
     if "deps" in ctx:
         await ctx["deps"].aclose()
     log.info("worker stopped")
-
-
-def _promoter(deps: WorkerDeps) -> Periodic:
-    """Move due scheduled messages, retries and unparked jobs to the ready queue (safe to run in
-    every worker)."""
-    batch = 1000
-
-    async def step() -> bool:
-        moved, _ = await deps.queue.promote_due(deps.pool.routing(), batch)
-        # A full batch means more are due: go again at once instead of waiting.
-        return moved >= batch
-
-    return Periodic("promoter", step, deps.settings.worker.promote_interval_seconds)
 
 
 def create_worker(settings: Settings, **overrides: Any) -> ZapqWorker:

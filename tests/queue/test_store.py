@@ -7,7 +7,7 @@ from redis.asyncio import Redis
 
 from service.queue.keys import Priority
 from service.queue.models import Content, Kind, Media, MediaType, NewMessage, Outcome, now_ms
-from service.queue.store import MessageQueue
+from service.queue.store import MessageQueue, Promoted
 from tests.queue.conftest import POOL, head, msg, take_one
 
 
@@ -39,9 +39,9 @@ async def test_scheduled_is_promoted_when_due(queue: MessageQueue, redis: Redis)
         [msg(send_at_ms=now + 50, priority=Priority.URGENT)], "k", at_ms=now
     )
     assert (await queue.stats()).scheduled == 2
-    assert await queue.promote_due(POOL) == (0, now + 50)
+    assert await queue.promote_due(POOL) == Promoted(leader=True, moved=0, next_at_ms=now + 50)
     await redis.zadd(queue.keys.scheduled, {soon.message_id: now - 1})  # make it due now
-    assert (await queue.promote_due(POOL))[0] == 1
+    assert (await queue.promote_due(POOL)).moved == 1
     assert await head(queue, 5) == [soon.message_id]
     record = await queue.get(soon.message_id)
     assert record is not None and record.status == "queued"
@@ -96,7 +96,7 @@ async def test_retry_then_dead_then_requeue(queue: MessageQueue, redis: Redis) -
     record = await queue.get(mid)
     assert record is not None and record.status == "scheduled" and record.next_attempt_at_ms
     assert (await queue.stats()).retrying == 1
-    assert (await queue.promote_due(POOL))[0] == 1
+    assert (await queue.promote_due(POOL)).moved == 1
     claim = await take_one(queue, mid)
     assert claim.attempt == 2
     await queue.complete(claim, Outcome.DEAD, error="boom", error_class="unexpected_response")
@@ -201,7 +201,7 @@ async def test_expired_lock_redelivers(queue: MessageQueue) -> None:
     await queue.enqueue([msg()], "k")
     [first] = (await queue.take(1, 0, "dies", POOL)).claims  # its worker then died
     assert not first.redelivered
-    assert (await queue.promote_due(POOL))[0] == 1
+    assert (await queue.promote_due(POOL)).moved == 1
     [again] = (await queue.take(1, 30, "rescuer", POOL)).claims
     assert again.job_id == first.job_id
     assert again.redelivered and again.attempt == 2
@@ -214,7 +214,7 @@ async def test_lock_expiry_of_a_finished_message_drops_the_job(
     claim = await take_one(queue, result.message_id)
     await queue.complete(claim, Outcome.SENT, provider_id="p", remote_jid="j")
     await redis.zadd(queue.keys.inflight, {claim.job_id: 1})  # its worker died before arq's finish
-    assert (await queue.promote_due(POOL))[0] == 0
+    assert (await queue.promote_due(POOL)).moved == 0
     assert await redis.zcard(queue.keys.queue) == 0
     assert await redis.exists(queue.keys.arq_job(claim.job_id)) == 0
 
@@ -235,3 +235,18 @@ async def test_prefix_keeps_installations_apart(
     [theirs] = await other.enqueue([msg()], "k")
     assert await head(queue, 5) == [mine.message_id]
     assert await head(other, 5) == [theirs.message_id]
+
+
+async def test_one_promoter_at_a_time(queue: MessageQueue, redis: Redis) -> None:
+    now = now_ms()
+    await queue.enqueue([msg(send_at_ms=now + 60_000)], "k", at_ms=now)
+    first = await queue.promote_due(POOL, worker="a", lease_seconds=10)
+    assert first.leader and first.next_at_ms == now + 60_000
+    assert not (await queue.promote_due(POOL, worker="b")).leader, "b follows while a's lease lasts"
+    await redis.delete(queue.keys.promoter)  # a's lease ran out (its pod went)
+    assert (await queue.promote_due(POOL, worker="b")).leader
+
+
+async def test_scheduling_wakes_the_promoter(queue: MessageQueue, redis: Redis) -> None:
+    await queue.enqueue([msg(send_at_ms=now_ms() + 60_000) for _ in range(3)], "k")
+    assert await redis.llen(queue.keys.promote_wake) == 1, "one token is enough"

@@ -50,7 +50,6 @@ def sim_settings(
     data["worker"].update(
         retry_delays_seconds=[0.05, 0.1, 0.15],
         poll_delay_seconds=0.01,
-        promote_interval_seconds=0.02,
         stats_interval_seconds=0.2,
         job_timeout_seconds=10,
         **worker,

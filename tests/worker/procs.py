@@ -15,7 +15,6 @@ def worker_env(redis_url: str, sim_url: str, **extra: str) -> dict[str, str]:
     settings = {
         "ZAPQ_EVOLUTION__READ_TIMEOUT_SECONDS": "5",
         "ZAPQ_WORKER__POLL_DELAY_SECONDS": "0.01",
-        "ZAPQ_WORKER__PROMOTE_INTERVAL_SECONDS": "0.05",
         "ZAPQ_WORKER__RETRY_DELAYS_SECONDS": "0.1,0.2,0.3",
         "ZAPQ_WORKER__MAX_JOBS": "5",
         "ZAPQ_METRICS__PORT": str(free_port()),

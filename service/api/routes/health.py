@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from service.api.deps import QueueDep
+from service.metrics.queue import QueueGauges
 from service.redis import REDIS_ERRORS
 
 router = APIRouter(tags=["health"])
@@ -37,5 +38,7 @@ async def readyz(queue: QueueDep) -> JSONResponse:
 
 
 @router.get("/metrics", include_in_schema=False)
-async def prometheus_metrics() -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+async def prometheus_metrics(request: Request) -> Response:
+    """Prometheus exposition; the queue-wide gauges are read from Redis now (QueueGauges)."""
+    gauges: QueueGauges = request.app.state.gauges
+    return Response(await gauges.exposition(), media_type=CONTENT_TYPE_LATEST)

@@ -60,6 +60,7 @@ if outcome == OUTCOME.RETRY then
   redis.call('HSET', key, 'next_attempt_at', n2s(fields.next_at))
   history(key, S.SCHEDULED, now, extra)
   redis.call('ZADD', K.RETRY, n2s(fields.next_at), id)
+  wake_promoter()
 elseif outcome == OUTCOME.DEAD then
   history(key, S.DEAD, now, extra)
   redis.call('ZADD', K.DEAD, n2s(now), id)

@@ -26,6 +26,7 @@ local function add(m, payload)
   redis.call('PEXPIRE', key, n2s(math.max(m.expires_at - now, 0) + retention))
   if scheduled then
     redis.call('ZADD', K.SCHEDULED, n2s(send_at), m.id)
+    wake_promoter()
   else
     push_ready(m.id, m.priority, now, m.expires_at, now)
     ready = ready + 1

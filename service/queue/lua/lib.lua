@@ -26,6 +26,12 @@ local function wake()
   if redis.call('LLEN', K.WAKE) < WAKE_TOKENS then redis.call('RPUSH', K.WAKE, 1) end
 end
 
+-- Something became due later (a scheduled message, a retry): the promoter, asleep until the next
+-- due time it knew of, looks again. One token is enough: it recomputes its next wake-up.
+local function wake_promoter()
+  if redis.call('LLEN', K.PROMOTE_WAKE) == 0 then redis.call('RPUSH', K.PROMOTE_WAKE, 1) end
+end
+
 -- Put a message on the arq ready queue as a new job: a fresh job id per enqueue means a late arq
 -- cleanup of the previous job can never delete this one.
 local function push_ready(id, priority, ready_ms, expires_ms, now)
