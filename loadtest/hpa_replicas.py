@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from loadtest.autoscaler.chart import worker_autoscaler
+from loadtest.autoscaler.chart import set_value, worker_autoscaler
 from loadtest.autoscaler.synthetic import SYNC_SECONDS, replay
 
 SYNCS = 40  # 10 minutes of 15 s syncs: longer than any policy period the chart allows to matter
@@ -36,12 +36,7 @@ def steps(
 
 def _set(values: dict[str, Any], assignment: str) -> dict[str, Any]:
     key, _, raw = assignment.partition("=")
-    node = values
-    *parents, leaf = key.split(".")
-    for part in parents:
-        node = node.setdefault(part, {})
-    node[leaf] = yaml.safe_load(raw)
-    return values
+    return set_value(values, key, yaml.safe_load(raw))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -44,3 +44,13 @@ def worker_autoscaler(values: dict[str, Any] | None = None) -> WorkerAutoscaler:
         scaled = objs["ScaledObject", WORKER]
         return WorkerAutoscaler(HpaSpec.from_scaled_object(scaled), requests, "ScaledObject")
     raise SpecError("the chart renders no worker autoscaler (worker.autoscaling.mode none?)")
+
+
+def set_value(values: dict[str, Any], dotted_key: str, value: Any) -> dict[str, Any]:
+    """values[a][b][c] = value for "a.b.c" (like `helm --set`), creating the mappings."""
+    node = values
+    *parents, leaf = dotted_key.split(".")
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[leaf] = value
+    return values

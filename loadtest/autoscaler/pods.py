@@ -65,6 +65,8 @@ class WorkerPods:
     logs: Path | None = None
     grace_seconds: float = GRACE_SECONDS
     pods: list[WorkerPod] = field(default_factory=list)
+    # (pod, exit code, whether it had been SIGTERMed by a scale-down) of every pod that exited.
+    exited: list[tuple[str, int, bool]] = field(default_factory=list)
     _ordinal: int = 0
     _client: httpx.Client = field(
         default_factory=lambda: httpx.Client(timeout=PROBE_TIMEOUT_SECONDS)
@@ -107,6 +109,9 @@ class WorkerPods:
         for pod in list(self.pods):
             if pod.proc.poll() is not None:
                 self.pods.remove(pod)
+                self.exited.append(
+                    (pod.name, pod.proc.returncode, pod.terminating_since is not None)
+                )
             elif pod.terminating_since is not None:
                 if now - pod.terminating_since > self.grace_seconds:
                     pod.proc.kill()

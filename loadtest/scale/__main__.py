@@ -28,6 +28,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--full-counts", action="store_true", help="unscaled message counts")
     parser.add_argument("--senders", type=int, default=20, help="sender pool size")
     parser.add_argument("--sync-seconds", type=float, default=15.0, help="HPA sync period")
+    parser.add_argument("--cpu-request-millicores", type=float, help="worker CPU request")
     parser.add_argument(
         "--tail-seconds", type=float, default=0.0, help="keep scaling after the drain"
     )
@@ -44,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
             senders=args.senders,
             sync_seconds=args.sync_seconds,
             tail_seconds=args.tail_seconds,
+            cpu_request_millicores=args.cpu_request_millicores,
         )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -59,6 +59,9 @@ def summary(outcome: Outcome) -> dict[str, Any]:
         "statuses": outcome.statuses,
         "duplicates": outcome.sim_stats.get("duplicates"),
         "sim_accepted": outcome.sim_stats.get("accepted"),
+        "scaled_down_pods_exit_codes": [
+            code for _, code, terminated in outcome.exits if terminated
+        ],
         "per_sender_sent": dict(sorted(per_sender.items(), key=lambda kv: int(kv[0][1:]))),
         "machine": f"{platform.machine()} {os.cpu_count()} cores, {platform.python_version()}",
     }
@@ -67,10 +70,10 @@ def summary(outcome: Outcome) -> dict[str, Any]:
 def _note(config: Any) -> str:
     if config.rate_scale == 1:
         return "reference rates"
-    counts = "message counts as named" if config.full_counts else "message counts"
+    counts = "" if config.full_counts else " and message counts"
     return (
-        f"rates, bursts, CPU request and {counts} x {config.rate_scale:g} "
-        "(every ratio of the reference design kept; durations unscaled)"
+        f"rates, bursts{counts} x {config.rate_scale:g} (backlog ratios of the reference design "
+        "kept; durations and the CPU request unscaled)"
     )
 
 

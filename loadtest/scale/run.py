@@ -56,6 +56,7 @@ class Outcome:
     sim_stats: dict[str, Any]
     samples: Samples
     syncs: list[dict[str, Any]]
+    exits: list[tuple[str, int, bool]]  # pods that exited while the HPA ran (scale-downs)
 
 
 def run(scenario: Scenario, config: RunConfig, logs: Path) -> Outcome:
@@ -96,7 +97,7 @@ async def _drive(
     return Outcome(
         scenario, config, count, started, enqueued, drained, ids,
         await statuses(redis, ids), await sim_messages(sim), httpx.get(f"{sim}/_sim/stats").json(),
-        samples, [s.as_dict() for s in hpa.timeline],
+        samples, [s.as_dict() for s in hpa.timeline], list(hpa.pods.exited),
     )  # fmt: skip
 
 
