@@ -56,6 +56,14 @@ class WorkerPod:
         )
 
 
+def newest_first(active: list[WorkerPod], count: int) -> list[WorkerPod]:
+    """The ``count`` most recently started pods (none when ``count`` <= 0): the ones a scale-down
+    removes."""
+    if count <= 0:
+        return []
+    return sorted(active, key=lambda p: p.started_at, reverse=True)[:count]
+
+
 @dataclass
 class WorkerPods:
     """The worker Deployment: ``env_for(ordinal)`` gives each new pod its environment (metrics
@@ -73,6 +81,11 @@ class WorkerPods:
     )
 
     @property
+    def started_count(self) -> int:
+        """Pods started so far (a churning autoscaler shows here)."""
+        return self._ordinal
+
+    @property
     def active(self) -> list[WorkerPod]:
         """Pods not being deleted: the Deployment's status.replicas."""
         return [p for p in self.pods if p.terminating_since is None]
@@ -82,9 +95,7 @@ class WorkerPods:
         active = self.active
         for _ in range(replicas - len(active)):
             self._start(now)
-        for pod in sorted(active, key=lambda p: p.started_at, reverse=True)[
-            : len(active) - replicas
-        ]:
+        for pod in newest_first(active, len(active) - replicas):
             pod.proc.send_signal(signal.SIGTERM)
             pod.terminating_since = now
 

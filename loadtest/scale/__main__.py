@@ -12,6 +12,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import yaml
+
 from loadtest.scale.config import SCENARIOS, RunConfig
 from loadtest.scale.report import write
 from loadtest.scale.run import run
@@ -33,7 +35,21 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--tail-seconds", type=float, default=0.0, help="keep scaling after the drain"
     )
     parser.add_argument("--out", type=Path, default=Path("docs/scale"), help="JSON and PNG here")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a chart value, e.g. worker.autoscaling.mode=keda (repeatable)",
+    )
     return parser.parse_args(argv)
+
+
+def _assignment(text: str) -> tuple[str, object]:
+    key, sep, raw = text.partition("=")
+    if not sep or not key:
+        raise ValueError(f"--set wants KEY=VALUE, got {text!r}")
+    return key, yaml.safe_load(raw)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
             sync_seconds=args.sync_seconds,
             tail_seconds=args.tail_seconds,
             cpu_request_millicores=args.cpu_request_millicores,
+            values=tuple(_assignment(a) for a in args.set),
         )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)

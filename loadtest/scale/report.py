@@ -59,6 +59,7 @@ def summary(outcome: Outcome) -> dict[str, Any]:
         "statuses": outcome.statuses,
         "duplicates": outcome.sim_stats.get("duplicates"),
         "sim_accepted": outcome.sim_stats.get("accepted"),
+        "pods_started": outcome.pods_started,
         "scaled_down_pods_exit_codes": [
             code for _, code, terminated in outcome.exits if terminated
         ],

@@ -57,6 +57,7 @@ class Outcome:
     samples: Samples
     syncs: list[dict[str, Any]]
     exits: list[tuple[str, int, bool]]  # pods that exited while the HPA ran (scale-downs)
+    pods_started: int
 
 
 def run(scenario: Scenario, config: RunConfig, logs: Path) -> Outcome:
@@ -98,6 +99,7 @@ async def _drive(
         scenario, config, count, started, enqueued, drained, ids,
         await statuses(redis, ids), await sim_messages(sim), httpx.get(f"{sim}/_sim/stats").json(),
         samples, [s.as_dict() for s in hpa.timeline], list(hpa.pods.exited),
+        hpa.pods.started_count,
     )  # fmt: skip
 
 

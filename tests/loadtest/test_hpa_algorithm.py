@@ -8,6 +8,7 @@ from typing import Any
 
 from loadtest.autoscaler.behavior import History, scale_down_limit
 from loadtest.autoscaler.controller import HorizontalController, Observation, milli
+from loadtest.autoscaler.pods import WorkerPod, newest_first
 from loadtest.autoscaler.replicas import (
     Pod,
     PodMetric,
@@ -254,3 +255,9 @@ def test_a_failing_metric_blocks_scale_down_but_not_scale_up() -> None:
     assert decision.desired == 4 and decision.reason == "invalid metrics"
     up = Observation(15.0, 4, 4, pods("a", "b", "c", "d"), external={"load": [milli(6)]})
     assert controller.reconcile(up).desired == 6
+
+
+def test_scale_down_picks_the_newest_pods_and_a_scale_up_none() -> None:
+    started = [WorkerPod(f"w{i}", None, 0, float(i)) for i in range(3)]  # type: ignore[arg-type]
+    assert [p.name for p in newest_first(started, 2)] == ["w2", "w1"]
+    assert newest_first(started, 0) == newest_first(started, -1) == []

@@ -41,6 +41,7 @@ def test_a_tiny_burst_scales_workers_up_and_down_and_loses_nothing(tmp_path: Pat
     assert (figures["sent"], figures["lost"], figures["duplicates"]) == (200, 0, 0)
     assert figures["replica_path"].startswith("1 -> 2")
     assert figures["replica_path"].endswith("2 -> 1")
+    assert figures["pods_started"] == 2
     assert figures["scaled_down_pods_exit_codes"] == [0]  # drained and exited on SIGTERM
     assert set(figures["per_sender_sent"]) == {"s1", "s2"}
     saved = json.loads((tmp_path / "scale-tiny.json").read_text())
