@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from redis.asyncio import Redis
 
 from loadtest.procs import zapq_env
 from service.devstack import free_port, wait_for_port
@@ -24,8 +25,18 @@ LOCUST_TIMEOUT_SECONDS = 60
 
 
 @pytest.fixture
-def api(redis_url: str, sim: Any, tmp_path: Path) -> Iterator[str]:
-    env = zapq_env(redis_url, sim.url, ZAPQ_API_KEYS=API_KEY, ZAPQ_LOG_LEVEL="WARNING")
+def api(redis: Redis, redis_url: str, sim: Any, tmp_path: Path) -> Iterator[str]:
+    """The API and one worker on a flushed database; the worker's limiter is opened wide so the
+    first sampled messages are sent while locust still runs, whatever it queued behind them."""
+    env = zapq_env(
+        redis_url,
+        sim.url,
+        ZAPQ_API_KEYS=API_KEY,
+        ZAPQ_LOG_LEVEL="WARNING",
+        ZAPQ_WORKER__RATE_PER_SECOND="10000",
+        ZAPQ_WORKER__RATE_BURST="10000",
+        ZAPQ_WORKER__MAX_JOBS="50",
+    )
     procs = Processes(tmp_path)
     port = free_port()
     try:
