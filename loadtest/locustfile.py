@@ -1,10 +1,12 @@
 """Locust entry point: every scenario under loadtest/scenarios/.
 
 Against `zapq dev` (its printed key):
-    ZAPQ_LOADTEST_API_KEY=dev-... locust -f loadtest/locustfile.py --host http://127.0.0.1:8000 \\
-        --headless -u 50 -r 10 -t 60s
-The figures in docs/benchmarks.md come from loadtest/bench_pipeline.py, which drives the API with a
-lean client in a separate process so that the load generator does not compete for the same core.
+    ZAPQ_LOADTEST_API_KEY=dev-... .venv/bin/locust -f loadtest/locustfile.py \\
+        --host http://127.0.0.1:8000 --headless -u 50 -r 10 -t 60s
+Besides the API routes, the stats show "E2E enqueue->sent": the time from a message's creation to
+its `sent` transition, for one message in ZAPQ_LOADTEST_E2E_SAMPLE_EVERY (10). On 2 cores run
+locust with --processes 2 or on another machine, so that the generator is not the bottleneck;
+tests/loadtest/test_locust.py runs this file for 5 s against a real stack.
 """
 
 from loadtest.scenarios.messages import BatchSender, SingleSender

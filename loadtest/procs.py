@@ -56,8 +56,11 @@ def process(
 
 
 @contextmanager
-def simulator(latency_ms: int) -> Iterator[str]:
+def simulator(latency_ms: int, instances: list[str] | None = None) -> Iterator[str]:
+    """The Evolution simulator; ``instances`` are connected instances (default: "zapq")."""
     port = free_port()
     args = ["-m", "service.sim", "--port", str(port), "--latency-ms", str(latency_ms)]
+    for name in instances or []:
+        args += ["--instance", name]
     with process(args, port=port):
         yield f"http://127.0.0.1:{port}"

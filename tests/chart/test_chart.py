@@ -126,20 +126,21 @@ def test_worker_hpa_is_the_reference_design() -> None:
     assert external["metric"]["name"] == "zapq_queue_ready_messages"
     # 50 msg/s per pod x 60 s of backlog.
     assert external["target"] == {"type": "AverageValue", "averageValue": "3000"}
+    # Up: double (or +4) every 15 s sync, 2 -> 20 within 60 s; down: gently, after 5 minutes.
     assert spec["behavior"] == {
-        "scaleUp": scaling(window=0, percent=50, pods=2),
-        "scaleDown": scaling(window=300, percent=10, pods=1),
+        "scaleUp": scaling(window=0, percent=100, pods=4, period=15),
+        "scaleDown": scaling(window=300, percent=10, pods=1, period=60),
     }
 
 
-def scaling(window: int, percent: int, pods: int) -> dict[str, Any]:
-    """One direction of an HPA behavior: the larger of percent or pods per minute."""
+def scaling(window: int, percent: int, pods: int, period: int) -> dict[str, Any]:
+    """One direction of an HPA behavior: the larger of percent or pods per period."""
     return {
         "stabilizationWindowSeconds": window,
         "selectPolicy": "Max",
         "policies": [
-            {"type": "Percent", "value": percent, "periodSeconds": 60},
-            {"type": "Pods", "value": pods, "periodSeconds": 60},
+            {"type": "Percent", "value": percent, "periodSeconds": period},
+            {"type": "Pods", "value": pods, "periodSeconds": period},
         ],
     }
 
