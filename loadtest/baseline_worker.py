@@ -14,6 +14,9 @@ from typing import Any
 import httpx
 from arq.connections import RedisSettings
 
+from service.queue.keys import DEFAULT
+from service.queue.models import Content
+
 
 async def startup(ctx: dict[str, Any]) -> None:
     ctx["http"] = httpx.AsyncClient(
@@ -27,23 +30,21 @@ async def shutdown(ctx: dict[str, Any]) -> None:
 
 async def send_message(ctx: dict[str, Any], message_id: str) -> None:
     redis = ctx["redis"]
-    record = await redis.hgetall(f"zapq:msg:{message_id}")
+    key = DEFAULT.message(message_id)
+    record = await redis.hgetall(key)
+    text = Content.decode(record[b"payload"]).text
     response = await ctx["http"].post(
-        "/message/sendText/zapq",
-        json={"number": record[b"to"].decode(), "text": record[b"text"].decode()},
+        "/message/sendText/zapq", json={"number": record[b"to"].decode(), "text": text}
     )
     response.raise_for_status()
-    await redis.hset(
-        f"zapq:msg:{message_id}",
-        mapping={"status": "sent", "provider_id": response.json()["key"]["id"]},
-    )
+    await redis.hset(key, mapping={"status": "sent", "provider_id": response.json()["key"]["id"]})
 
 
 class WorkerSettings:
     functions = [send_message]
     on_startup = startup
     on_shutdown = shutdown
-    queue_name = "zapq:queue"
+    queue_name = DEFAULT.queue
     redis_settings = RedisSettings.from_dsn(
         os.environ.get("ZAPQ_REDIS_URL", "redis://127.0.0.1:6379")
     )

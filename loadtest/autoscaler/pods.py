@@ -38,7 +38,6 @@ class WorkerPod:
     ready: bool | None = None
     ready_changed_at: float | None = None
     terminating_since: float | None = None
-    instance: str = ""
 
     @property
     def url(self) -> str:
@@ -112,8 +111,7 @@ class WorkerPods:
         finally:
             if self.logs:
                 out.close()  # type: ignore[union-attr]
-        instance = env.get("ZAPQ_EVOLUTION__INSTANCE", "")
-        self.pods.append(WorkerPod(name, proc, port, now, instance=instance))
+        self.pods.append(WorkerPod(name, proc, port, now))
 
     def probe(self, now: float) -> None:
         """Readiness of every active pod; reap pods that exited; SIGKILL past the grace period."""

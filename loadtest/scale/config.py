@@ -107,14 +107,12 @@ class RunConfig:
         return json.dumps(pool)
 
     def worker_env(self, redis_url: str, sim_url: str, ordinal: int) -> dict[str, str]:
-        """A worker pod's environment. Until the sender pool lands, workers ignore ZAPQ_SENDERS and
-        send through ZAPQ_EVOLUTION__INSTANCE: pod n gets instance s(n mod senders)."""
-        instances = self.instances()
+        """A worker pod's environment: every pod sends through the whole pool (ZAPQ_SENDERS), each
+        sender's rate shared by all of them."""
         return zapq_env(
             redis_url,
             sim_url,
             ZAPQ_SENDERS=self.senders_json(),
-            ZAPQ_EVOLUTION__INSTANCE=instances[ordinal % len(instances)],
             ZAPQ_WORKER__RATE_PER_SECOND=f"{self.worker_rate:g}",
             ZAPQ_WORKER__RATE_BURST=str(self.worker_burst),
         )

@@ -131,7 +131,7 @@ async def statuses(url: str, ids: list[str]) -> dict[str, int]:
         for start in range(0, len(ids), 5000):
             async with client.pipeline(transaction=False) as pipe:
                 for message_id in ids[start : start + 5000]:
-                    pipe.hget(keys.message(message_id), "status")
+                    pipe.hget(keys.DEFAULT.message(message_id), "status")
                 for status in await pipe.execute():
                     name = status.decode() if status else "missing"
                     counts[name] = counts.get(name, 0) + 1
