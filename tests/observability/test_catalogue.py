@@ -12,8 +12,8 @@ from service import metrics
 from service.evolution.errors import ERROR_CLASSES
 from service.queue.keys import PRIORITIES
 from service.queue.models import Kind
-from service.worker.delivery import SenderGone
 from service.scheduler import metrics as scheduler_metrics
+from service.worker.delivery import SenderGone
 from tests.observability.catalogue import (
     CATALOGUE,
     Expression,
