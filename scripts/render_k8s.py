@@ -84,6 +84,12 @@ SECRET_KEYS: dict[str, tuple[str, str]] = {
         "Optional (components/scheduler, sql source): SQLAlchemy URL of a read-only role.",
         "# schedule-database-url=postgresql+psycopg://reader:change-me@db:5432/billing",
     ),
+    "senders": (
+        "Optional: the sender pool (ZAPQ_SENDERS, docs/senders.md), a JSON list on one line; "
+        "without it one sender, ZAPQ_EVOLUTION__INSTANCE with evolution-api-key.",
+        '# senders=[{"name": "billing-1", "rate_per_second": 20}, '
+        '{"name": "billing-2", "api_key": "change-me", "daily_limit": 1000}]',
+    ),
 }
 
 Obj = dict[str, Any]

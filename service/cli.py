@@ -61,6 +61,12 @@ def _schedule(args: argparse.Namespace) -> None:
     run(args, load_settings())
 
 
+def _senders(args: argparse.Namespace) -> None:
+    from service.senders.cli import run
+
+    run(load_settings(), args)
+
+
 def _dev(args: argparse.Namespace) -> None:
     from service.dev import run_dev
 
@@ -110,6 +116,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     schedule_cli.add_arguments(schedule)
     schedule.set_defaults(handler=_schedule)
+
+    senders = sub.add_parser(
+        "senders", help="list the sender pool, pause or resume a sender (reads Redis)"
+    )
+    from service.senders import cli as senders_cli
+
+    senders_cli.add_arguments(senders)
+    senders.set_defaults(handler=_senders)
 
     dev = sub.add_parser(
         "dev", help="run the whole stack locally: Redis, simulator, API, 2 workers"

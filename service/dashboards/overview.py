@@ -38,6 +38,7 @@ def build() -> Dashboard:
         [
             ("Now", _headline()),
             ("Flow by priority", _flow()),
+            ("Senders and kinds", _senders_and_kinds()),
             ("Backlog", _backlog()),
             ("API", _api()),
         ],
@@ -137,6 +138,37 @@ def _flow() -> list[PanelBuilder]:
         )
     )
     return panels
+
+
+def _senders_and_kinds() -> list[PanelBuilder]:
+    return [
+        single(
+            "Senders available",
+            "Senders of the pool that can take messages now: not paused, connected, breaker not "
+            "open, below their daily limit. None: nothing is sent (alert ZapqNoSenderAvailable); "
+            "zapq / Sending has a row per sender.",
+            COUNT,
+            shared("zapq_senders_available"),
+            mappings={"0": ("none", "red")},
+        ),
+        breakdown(
+            "Sent per second by kind",
+            "Messages accepted by Evolution (HTTP 201) per second, text or media, summed over "
+            "every worker.",
+            MSG_PER_SECOND,
+            "zapq_messages_sent_total",
+            "kind",
+            width=10,
+        ),
+        breakdown(
+            "Accepted per second by kind",
+            "Messages accepted for sending (API and scheduler) per second, text or media.",
+            MSG_PER_SECOND,
+            "zapq_messages_accepted_total",
+            "kind",
+            width=10,
+        ),
+    ]
 
 
 def _backlog() -> list[PanelBuilder]:

@@ -24,6 +24,7 @@ from grafana_foundation_sdk.models.dashboard import (
     ValueMap,
     ValueMapping,
     ValueMappingResult,
+    VariableOption,
     VariableRefresh,
     VariableSort,
 )
@@ -40,6 +41,8 @@ SEL = f'namespace=~"$namespace", {RELEASE_PODS}'
 WORKERS = 'namespace=~"$namespace", pod=~"$release-worker-.+"'
 # The series the variables are read from: every api and worker process exports it.
 _ANCHOR = "zapq_queue_dead_letters"
+# The sender of a repeated row (the Sending dashboard's `sender` variable: one row per sender).
+SENDER = 'sender=~"$sender"'
 # Rate window: Grafana's $__rate_interval is at least four scrape intervals, never too short.
 RATE = "$__rate_interval"
 
@@ -68,22 +71,27 @@ def rate(metric: str, by: str = "", matchers: str = "") -> str:
     return f"{_aggregate('sum', by)}(rate({metric}{{{SEL}{extra}}}[{RATE}]))"
 
 
-def shared(metric: str, by: str = "") -> str:
-    """A queue gauge: every process exports the same value of the one shared queue, so max."""
-    return f"{_aggregate('max', by)}({metric}{{{SEL}}})"
+def shared(metric: str, by: str = "", matchers: str = "") -> str:
+    """A queue-wide gauge (the queue, the scheduler's last run, the sender pool): every process
+    exports the same value, so max."""
+    extra = f", {matchers}" if matchers else ""
+    return f"{_aggregate('max', by)}({metric}{{{SEL}{extra}}})"
 
 
 def _aggregate(operator: str, by: str) -> str:
     return f"{operator} by ({by}) " if by else operator
 
 
-def quantiles(histogram: str, by: str = "", legend: str = "") -> list[prometheus.Dataquery]:
+def quantiles(
+    histogram: str, by: str = "", legend: str = "", matchers: str = ""
+) -> list[prometheus.Dataquery]:
     """p50, p95 and p99 of a histogram over every process."""
     grouping = f"{by}, le" if by else "le"
+    extra = f", {matchers}" if matchers else ""
     return [
         query(
             f"histogram_quantile({q}, sum by ({grouping}) "
-            f"(rate({histogram}_bucket{{{SEL}}}[{RATE}])))",
+            f"(rate({histogram}_bucket{{{SEL}{extra}}}[{RATE}])))",
             f"p{round(q * 100)}{legend}",
         )
         for q in (0.5, 0.95, 0.99)
@@ -206,10 +214,37 @@ def variables() -> list[dash.DatasourceVariable | dash.QueryVariable]:
     return [datasource, namespace, release]
 
 
+def sender_variable() -> dash.QueryVariable:
+    """$sender: every sender of the pool, read from a gauge each api and worker process exports
+    for each sender of the registry (so a deleted sender leaves the list). All by default: a row
+    repeated over it shows every sender."""
+    return (
+        dash.QueryVariable("sender")
+        .label("Sender")
+        .description("Senders of the pool (WhatsApp numbers): one row each.")
+        .datasource(DATASOURCE)
+        .query(f"label_values(zapq_sender_rate_limit_per_second{{{SEL}}}, sender)")
+        .refresh(VariableRefresh.ON_TIME_RANGE_CHANGED)
+        .sort(VariableSort.ALPHABETICAL_ASC)
+        .multi(True)
+        .include_all(True)
+        .current(VariableOption(selected=True, text=["All"], value=["$__all"]))
+    )
+
+
+Section = tuple[str | dash.Row, Sequence[PanelBuilder]]
+
+
 def dashboard(
-    uid: str, title: str, description: str, sections: Sequence[tuple[str, Sequence[PanelBuilder]]]
+    uid: str,
+    title: str,
+    description: str,
+    sections: Sequence[Section],
+    *,
+    extra_variables: Sequence[dash.QueryVariable] = (),
 ) -> dash.Dashboard:
-    """A dashboard of rows, each (title, panels), laid out left to right, top to bottom."""
+    """A dashboard of rows, each (title or row, panels), laid out left to right, top to bottom;
+    ``extra_variables`` follow $datasource, $namespace and $release."""
     board = (
         dash.Dashboard(title)
         .uid(uid)
@@ -220,7 +255,7 @@ def dashboard(
         .time("now-3h", "now")
         .timezone("browser")
         .tooltip(DashboardCursorSync.CROSSHAIR)
-        .variables(list(variables()))
+        .variables([*variables(), *extra_variables])
         .link(
             dash.DashboardLink("zapq")
             .type(DashboardLinkType.DASHBOARDS)
@@ -230,8 +265,8 @@ def dashboard(
             .keep_time(True)
         )
     )
-    for title_, panels in sections:
-        board.with_row(dash.Row(title_))
+    for row, panels in sections:
+        board.with_row(dash.Row(row) if isinstance(row, str) else row)
         for panel in panels:
             board.with_panel(panel)
     return board

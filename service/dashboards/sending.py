@@ -1,4 +1,5 @@
-"""zapq / Sending: how Evolution answers, why sends fail, what is retried, limited or dead."""
+"""zapq / Sending: how Evolution answers, why sends fail, what is retried, limited or dead, and the
+sender pool: the pool as a whole, then one row per sender (repeated over $sender)."""
 
 from __future__ import annotations
 
@@ -18,8 +19,10 @@ from service.dashboards.panels import (
     quantiles,
     query,
     rate,
+    sender_variable,
     shared,
 )
+from service.dashboards.pool import pool_panels, sender_panels, sender_row
 
 SENT_REQUESTS = rate("zapq_evolution_requests_total", matchers='outcome="sent"')
 ALL_REQUESTS = rate("zapq_evolution_requests_total")
@@ -29,13 +32,17 @@ def build() -> Dashboard:
     return dashboard(
         "zapq-sending",
         "zapq / Sending",
-        "Evolution API requests, outcome classes, retries, dead letters, the rate limiter and "
-        "worker slots.",
+        "Evolution API requests, outcome classes, retries, dead letters, worker slots, and the "
+        "sender pool: each sender's sends against its rate, refusals, breaker, limiter wait and "
+        "daily limit.",
         [
             ("Evolution API", _evolution()),
             ("Failures", _failures()),
             ("Workers", _workers()),
+            ("Sender pool", pool_panels()),
+            (sender_row(), sender_panels()),
         ],
+        extra_variables=[sender_variable()],
     )
 
 
@@ -133,14 +140,6 @@ def _failures() -> list[PanelBuilder]:
 def _workers() -> list[PanelBuilder]:
     return [
         graph(
-            "Rate limiter wait",
-            "p50, p95 and p99 of the time a job waited for a token of its worker's rate "
-            "limiter. Near max_jobs / rate_per_second: the limiter is the bottleneck.",
-            SECONDS,
-            quantiles("zapq_limiter_wait_seconds"),
-            width=8,
-        ),
-        graph(
             "In-flight jobs per pod",
             "Jobs each worker pod runs now, against its max_jobs: pods at their max are saturated.",
             COUNT,
@@ -148,7 +147,7 @@ def _workers() -> list[PanelBuilder]:
                 query(f"sum by (pod) (zapq_worker_in_flight_jobs{{{WORKERS}}})", "{{pod}}"),
                 query(f"max(zapq_worker_max_jobs{{{WORKERS}}})", "max_jobs"),
             ],
-            width=8,
+            width=12,
         ),
         graph(
             "Worker slot use",
@@ -161,7 +160,7 @@ def _workers() -> list[PanelBuilder]:
                     "slots in use",
                 )
             ],
-            width=8,
+            width=12,
         ),
         graph(
             "Sent per second per pod",

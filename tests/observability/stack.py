@@ -9,6 +9,7 @@ are exercised as they are in a cluster.
 from __future__ import annotations
 
 import contextlib
+import json
 import subprocess
 import sys
 import time
@@ -26,6 +27,14 @@ from service.devstack import free_port, redis_server, stop_process, wait_for_por
 NAMESPACE = "zapq-e2e"
 RELEASE = "zapq"
 API_KEY = "e2e-key"
+# The pool: one sender (the simulator's instance) with a daily limit, so that every per-sender
+# series exists; the limit is far above what the test sends.
+SENDER = "zapq"
+SENDERS = json.dumps([{"name": SENDER, "rate_per_second": 50, "burst": 10, "daily_limit": 100_000}])
+# The breaker never opens here: the test drives faults on purpose (5xx, closed sockets, a poison
+# message rerouted until the sender has sent something else), and an open breaker would hold the
+# whole pool for its 30 s open spell. Its logic is tested in tests/senders/test_routing.py.
+NO_BREAKER = "1000000"
 # Short retries, no jitter: a failing message is retried twice and dead-lettered within a second.
 RETRY_DELAYS = "0.2,0.4"
 
@@ -73,6 +82,9 @@ def _env(redis_url: str, sim: str) -> dict[str, str]:
         ZAPQ_WORKER__POLL_DELAY_SECONDS="0.01",
         ZAPQ_WORKER__STATS_INTERVAL_SECONDS="0.5",
         ZAPQ_WORKER__JOB_TIMEOUT_SECONDS="15",
+        ZAPQ_SENDERS=SENDERS,
+        ZAPQ_POOL__BREAKER_FAILURES=NO_BREAKER,
+        ZAPQ_POOL__BREAKER_MIN_REQUESTS=NO_BREAKER,
     )
 
 

@@ -11,7 +11,9 @@ from prometheus_client.metrics import MetricWrapperBase
 from service import metrics
 from service.evolution.errors import ERROR_CLASSES
 from service.queue.keys import PRIORITIES
+from service.queue.models import Kind
 from service.scheduler import metrics as scheduler_metrics
+from service.worker.delivery import SenderGone
 from tests.observability.catalogue import (
     CATALOGUE,
     Expression,
@@ -79,7 +81,9 @@ def test_label_values_are_the_bounded_sets_in_the_code() -> None:
         return re.findall(r"`(\w+)`", row.group(1))
 
     assert values("priority") == list(PRIORITIES)
-    assert values("error_class") == [*ERROR_CLASSES, "redelivery_limit"]
+    assert values("kind") == list(Kind)
+    assert values("error_class") == [*ERROR_CLASSES, "redelivery_limit", SenderGone.error_class]
+    assert re.search(r"^\| `sender` \| .*configuration", text, re.MULTILINE), "no sender row"
 
 
 def readers(expressions: list[Expression]) -> dict[str, set[tuple[str, str]]]:

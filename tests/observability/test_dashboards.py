@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -17,7 +19,9 @@ from tests.observability.catalogue import DASHBOARD_DIR, dashboard_expressions, 
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 FILTER = 'namespace=~"$namespace", pod=~"$release-.+"'
 # Values the variables take when an expression is checked outside Grafana.
-VARIABLES = {"$__rate_interval": "1m", "$namespace": "zapq", "$release": "zapq"}
+VARIABLES = {"$__rate_interval": "1m", "$namespace": "zapq", "$release": "zapq", "$sender": "zapq"}
+# Variables after $datasource, $namespace and $release, per dashboard.
+EXTRA_VARIABLES = {"zapq-sending.json": ["sender"]}
 
 
 def substitute(expr: str, variables: dict[str, str] = VARIABLES) -> str:
@@ -49,6 +53,7 @@ def test_every_panel_has_a_unit_a_description_and_the_datasource_variable(name: 
         "datasource",
         "namespace",
         "release",
+        *EXTRA_VARIABLES.get(name, []),
     ]
     titles = [panel["title"] for panel in panels(board)]
     assert len(titles) == len(set(titles)), "panel titles are unique within a dashboard"
@@ -84,6 +89,42 @@ def test_variables_read_a_zapq_series() -> None:
         queries = {v["name"]: v.get("query") for v in board["templating"]["list"]}
         assert queries["namespace"].startswith("label_values(zapq_")
         assert queries["release"].startswith("label_values(zapq_")
+        if "sender" in queries:
+            assert queries["sender"].startswith("label_values(zapq_sender_")
+            assert queries["sender"].endswith(", sender)")
+
+
+def repeated_rows(board: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Variable -> the panels of the rows Grafana repeats over it (a row's panels are the ones
+    that follow it, up to the next row)."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    current: list[dict[str, Any]] | None = None
+    for panel in board["panels"]:
+        if panel["type"] == "row":
+            current = found.setdefault(panel["repeat"], []) if panel.get("repeat") else None
+        elif current is not None:
+            current.append(panel)
+    return found
+
+
+def test_a_row_per_sender_that_selects_its_sender() -> None:
+    board = dashboards()["zapq-sending.json"]
+    rows = repeated_rows(board)
+    assert set(rows) == {"sender"}
+    [variable] = [v for v in board["templating"]["list"] if v["name"] == "sender"]
+    assert variable["multi"] and variable["includeAll"], "a row per sender needs All"
+    assert variable["current"]["value"] == ["$__all"]
+    titles = set()
+    for panel in rows["sender"]:
+        titles.add(panel["title"])
+        for target in panel["targets"]:
+            selectors = re.findall(r"(\w+)\{([^}]*)\}", target["expr"])
+            assert selectors, panel["title"]
+            for series, matchers in selectors:
+                assert series.startswith("zapq_sender_"), (panel["title"], series)
+                assert 'sender=~"$sender"' in matchers, (panel["title"], series)
+    wanted = {"Sends per second vs rate limit", "Refusals by class", "Breaker", "Limiter wait p95"}
+    assert wanted | {"Today vs daily limit"} <= titles
 
 
 def promtool_check(exprs: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:

@@ -1,9 +1,10 @@
 """End to end: the dashboards' and alerts' PromQL against a real Prometheus scraping a real stack.
 
 Redis, the Evolution simulator, `zapq api` and two `zapq worker` processes run on loopback, and
-Debian's `prometheus` scrapes them every second. A few hundred messages go through, with 5xx,
-closed sockets, numbers not on WhatsApp, retries, dead letters, an expiry, a cancel, a duplicate
-and a refused item; then every expression is evaluated through Prometheus's HTTP API.
+Debian's `prometheus` scrapes them every second. A few hundred messages go through one sender, with
+5xx, closed sockets (rerouted), numbers not on WhatsApp, poison messages retried into the dead
+letters, an expiry while the sender is paused, a cancel, a duplicate and a refused item; then every
+expression is evaluated through Prometheus's HTTP API.
 """
 
 from __future__ import annotations
@@ -37,7 +38,15 @@ from tests.observability.catalogue import (
     dashboard_expressions,
     dashboards,
 )
-from tests.observability.stack import API_KEY, NAMESPACE, RELEASE, Stack, query, running_stack
+from tests.observability.stack import (
+    API_KEY,
+    NAMESPACE,
+    RELEASE,
+    SENDER,
+    Stack,
+    query,
+    running_stack,
+)
 from tests.observability.test_dashboards import substitute
 
 pytestmark = pytest.mark.slow
@@ -139,6 +148,7 @@ def drive(stack: Stack) -> dict[str, Any]:
     _extras(stack)
     wait_for(lambda: queue_idle(stack), timeout=60, what="main load finished")
     _dead_letters(stack)
+    _expiry(stack)
     return {"started": started, "before": before}
 
 
@@ -157,17 +167,57 @@ def _extras(stack: Stack) -> None:
     assert response.status_code == 200, response.text
 
 
+def history(stack: Stack, message_id: str) -> list[dict[str, Any]]:
+    response = httpx.get(f"{stack.api}/v1/messages/{message_id}", headers=AUTH)
+    return list(response.json()["history"])
+
+
+def dead_letters(stack: Stack) -> int:
+    return int(httpx.get(f"{stack.api}/v1/queue", headers=AUTH).json()["dead_letters"])
+
+
 def _dead_letters(stack: Stack) -> None:
-    """Every attempt fails: two retries, then the dead letters; one expires before its retry."""
-    stack.configure_sim(fail_5xx_rate=1.0, connection_closed_rate=0.0)
-    soon = (datetime.now(UTC) + timedelta(seconds=0.5)).isoformat()
+    """Poison messages: every upload of their media fails (HTTP 500, a sender fault). The first
+    failures are rerouted without counting an attempt, as a sender outage would be; once the
+    sender has sent other messages since, the failure is the message's own: attempts count, two
+    retries, then the dead letters."""
+    stack.configure_sim(fail_5xx_rate=0.0, connection_closed_rate=0.0, media_upload_fail_rate=1.0)
+    before = dead_letters(stack)
+    media = {"mediatype": "document", "media": "https://files.example.com/fatura.pdf"}
     doomed = [
-        {"to": n, "text": "down", "priority": p}
+        {"to": n, "kind": "media", "media": media, "priority": p}
         for n, p in zip(numbers(3, 950), PRIORITIES, strict=True)
     ]
-    post_batch(stack, [*doomed, {"to": numbers(1, 960)[0], "text": "late", "expires_at": soon}])
+    ids = [item["id"] for item in post_batch(stack, doomed)["results"]]
+
+    def rerouted() -> bool:
+        return all(any(h.get("rerouted_from") for h in history(stack, i)) for i in ids)
+
+    wait_for(rerouted, timeout=30, what="poison messages rerouted")
+    # Text messages the sender sends while the poison ones come back to it.
+    for round_ in range(300):
+        post_batch(
+            stack, [{"to": numbers(1, 1000 + round_)[0], "text": "ok", "priority": "urgent"}]
+        )
+        if dead_letters(stack) >= before + len(ids):
+            break
+        time.sleep(0.1)
     wait_for(lambda: queue_idle(stack), timeout=30, what="dead letters")
-    stack.configure_sim(fail_5xx_rate=0.0)
+    assert dead_letters(stack) == before + len(ids)
+    stack.configure_sim(media_upload_fail_rate=0.0)
+
+
+def _expiry(stack: Stack) -> None:
+    """A message that expires while its only sender is paused: not sent, expired when taken."""
+    url = f"{stack.api}/v1/senders/{SENDER}"
+    httpx.post(f"{url}/pause", headers=AUTH).raise_for_status()
+    soon = (datetime.now(UTC) + timedelta(seconds=0.5)).isoformat()
+    [result] = post_batch(stack, [{"to": numbers(1, 960)[0], "text": "late", "expires_at": soon}])[
+        "results"
+    ]
+    time.sleep(1.0)
+    httpx.post(f"{url}/resume", headers=AUTH).raise_for_status()
+    wait_for(lambda: history(stack, result["id"])[-1]["status"] == "expired", what="expired")
 
 
 SCHEDULE_RULES = {
@@ -232,7 +282,12 @@ def observed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
 
 
 # The traffic ends well inside the last minute before the evaluation time.
-VARIABLES = {"$__rate_interval": "1m", "$namespace": NAMESPACE, "$release": RELEASE}
+VARIABLES = {
+    "$__rate_interval": "1m",
+    "$namespace": NAMESPACE,
+    "$release": RELEASE,
+    "$sender": SENDER,
+}
 
 
 def evaluate(observed: dict[str, Any], expression: Expression) -> list[dict[str, Any]]:
@@ -303,14 +358,17 @@ def test_counters_agree_with_the_simulator_and_redis(observed: dict[str, Any]) -
     assert scalar(observed, f"max(zapq_schedule_last_run_failed{{{SEL}}})") == 0
 
 
-def test_the_variables_find_the_namespace_and_the_release(observed: dict[str, Any]) -> None:
-    """label_values(<series>, <label>) as Grafana runs it: the label values API, then the regex."""
+def test_the_variables_find_the_namespace_the_release_and_the_sender(
+    observed: dict[str, Any],
+) -> None:
+    """label_values(<series>, <label>) as Grafana runs it: the label values API, then the regex,
+    each variable's query with the values of the ones before it."""
     prometheus = observed["stack"].prometheus
     for board in dashboards().values():
-        found = {}
+        found: dict[str, str] = {}
         for variable in board["templating"]["list"][1:]:
             series, label = re.fullmatch(r"label_values\((.+), (\w+)\)", variable["query"]).groups()
-            series = series.replace("$namespace", found.get("namespace", ""))
+            series = substitute(series, {f"${name}": value for name, value in found.items()})
             values = httpx.get(
                 f"{prometheus}/api/v1/label/{label}/values", params={"match[]": series}
             ).json()["data"]
@@ -318,7 +376,10 @@ def test_the_variables_find_the_namespace_and_the_release(observed: dict[str, An
                 pattern = re.compile(variable["regex"].strip("/"))
                 values = sorted({m.group(1) for v in values if (m := pattern.match(v))})
             found[variable["name"]] = "|".join(values)
-        assert found == {"namespace": NAMESPACE, "release": RELEASE}
+        expected = {"namespace": NAMESPACE, "release": RELEASE}
+        if "sender" in found:
+            expected["sender"] = SENDER
+        assert found == expected
 
 
 def test_prometheus_scraped_every_target(observed: dict[str, Any]) -> None:

@@ -122,6 +122,31 @@ env:
       secretKeyRef:
         name: {{ include "zapq.secretName" . }}
         key: evolution-api-key
+  {{- /* Optional: an existingSecret without the key runs the one default sender. */}}
+  - name: ZAPQ_SENDERS
+    valueFrom:
+      secretKeyRef:
+        name: {{ include "zapq.secretName" . }}
+        key: senders
+        optional: true
+{{- end }}
+
+{{/* The `senders` value as ZAPQ_SENDERS reads it: a JSON list with snake_case keys (keys left
+out keep zapq's defaults). */}}
+{{- define "zapq.sendersJson" -}}
+{{- $keys := dict "name" "name" "instance" "instance" "baseUrl" "base_url" "apiKey" "api_key" "ratePerSecond" "rate_per_second" "burst" "burst" "dailyLimit" "daily_limit" "timeZone" "time_zone" "paused" "paused" }}
+{{- $senders := list }}
+{{- range .Values.senders }}
+{{- $given := . }}
+{{- $sender := dict }}
+{{- range $camel, $snake := $keys }}
+{{- if hasKey $given $camel }}
+{{- $_ := set $sender $snake (get $given $camel) }}
+{{- end }}
+{{- end }}
+{{- $senders = append $senders $sender }}
+{{- end }}
+{{- toJson $senders }}
 {{- end }}
 
 {{/* Pod-level settings shared by every zapq pod. */}}
@@ -161,6 +186,16 @@ imagePullSecrets:
 {{- end }}
 {{- if and .Values.scheduler.enabled (ne .Values.scheduler.source "sql") (not .Values.scheduler.sourceUrl) }}
 {{- fail (printf "scheduler.enabled with source %s: set scheduler.sourceUrl" .Values.scheduler.source) }}
+{{- end }}
+{{- if and .Values.senders .Values.secrets.existingSecret }}
+{{- fail (printf "senders go into the chart's Secret, which secrets.existingSecret (%s) replaces: put the ZAPQ_SENDERS JSON under its `senders` key instead" .Values.secrets.existingSecret) }}
+{{- end }}
+{{- $names := dict }}
+{{- range .Values.senders }}
+{{- if hasKey $names .name }}
+{{- fail (printf "senders: the name %s is used twice (each sender needs its own)" .name) }}
+{{- end }}
+{{- $_ := set $names .name true }}
 {{- end }}
 {{- end }}
 
