@@ -145,6 +145,14 @@ def _sender_graphs() -> list[PanelBuilder]:
             ],
         ),
         graph(
+            "Slots rebooked",
+            "Sends whose worker woke more than one send interval past its booked slot and booked "
+            "the next one (a late send could break the sender's rate), per second. Steadily above "
+            "0: the workers' hosts are overloaded.",
+            MSG_PER_SECOND,
+            [query(rate("zapq_sender_rebooked_total", matchers=SENDER), "rebooked")],
+        ),
+        graph(
             "Refusals by class",
             "Sends that failed by the sender's fault, per second by error class: each counts "
             "against its breaker, and the message goes to another sender.",
