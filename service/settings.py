@@ -69,15 +69,15 @@ class EvolutionSettings(BaseModel):
     transport: Literal["aiohttp", "httpx"] = "aiohttp"
     # What Evolution's webhooks must carry (POST /v1/webhooks/evolution): "Authorization: Bearer
     # <token>", or a JWT signed with it (Evolution's jwt_key header). Empty refuses every webhook.
-    # 16 characters at least: it is the only thing that keeps strangers from marking messages
-    # read or opting numbers out.
+    # 32 characters at least: it keeps strangers from marking messages read or opting numbers
+    # out, and an HS256 key shorter than 256 bits is below RFC 7518's minimum.
     webhook_token: SecretStr = SecretStr("")
 
     @field_validator("webhook_token")
     @classmethod
     def _long_enough(cls, value: SecretStr) -> SecretStr:
-        if 0 < len(value.get_secret_value()) < 16:
-            raise ValueError("must be at least 16 characters (or empty: webhooks refused)")
+        if 0 < len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters (or empty: webhooks refused)")
         return value
 
     @property

@@ -1,14 +1,19 @@
 """The delivery lifecycle against the real Redis: a queue with one fast sender, messages taken to
-``sent`` the way a worker records them, and a callback receiver on loopback."""
+``sent`` the way a worker records them, the API in-process with a webhook token, and a callback
+receiver on loopback."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import pytest
+from fastapi import FastAPI
+from pydantic import SecretStr
 from redis.asyncio import Redis
 
+from service.api.app import create_app
 from service.queue.callbacks import CallbackQueue
 from service.queue.models import NewMessage, Outcome
 from service.queue.receipts import Lifecycle
@@ -19,6 +24,46 @@ from tests.lifecycle.receiver import Receiver
 from tests.queue.conftest import take_one
 
 HOOK = "http://127.0.0.1:9/hooks"
+TOKEN = "webhook-token-0123456789abcdefghijklmnop"
+BEARER = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture
+def hook_settings(settings: Settings) -> Settings:
+    return settings.model_copy(
+        update={
+            "evolution": settings.evolution.model_copy(update={"webhook_token": SecretStr(TOKEN)}),
+            "callbacks": settings.callbacks.model_copy(update={"default_url": HOOK}),
+        }
+    )
+
+
+@pytest.fixture
+async def client(hook_settings: Settings, redis: Redis) -> AsyncIterator[httpx.AsyncClient]:
+    app: FastAPI = create_app(hook_settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://zapq.test") as c:
+            yield c
+
+
+def envelope(event: str, data: Any, instance: str = "zapq") -> dict[str, Any]:
+    return {
+        "event": event,
+        "instance": instance,
+        "data": data,
+        "destination": "http://zapq.test/v1/webhooks/evolution",
+        "date_time": "2026-03-02T12:00:00.000Z",
+        "sender": "5511900000000@s.whatsapp.net",
+        "server_url": "http://evolution:8080",
+        "apikey": None,
+    }
+
+
+async def post(
+    client: httpx.AsyncClient, body: Any, headers: dict[str, str] = BEARER, path: str = ""
+) -> httpx.Response:
+    return await client.post(f"/v1/webhooks/evolution{path}", json=body, headers=headers)
 
 
 @pytest.fixture
