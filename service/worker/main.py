@@ -29,6 +29,7 @@ from arq.worker import func
 
 from service import metrics
 from service.background import Periodic
+from service.callbacks.dispatcher import Dispatcher
 from service.limits import TokenBucket
 from service.metrics.queue import gauge_refresher
 from service.queue.arq_boundary import JOB_FUNCTION, ArqWorker
@@ -139,6 +140,7 @@ async def _on_startup(ctx: dict[str, Any]) -> None:
         gauge_refresher(
             deps.queue, deps.pool.registry, settings.worker.stats_interval_seconds
         ).start(),
+        Dispatcher(settings).start(),  # client callbacks (service/callbacks/dispatcher.py)
     ]
     if settings.metrics.port:
         stale = max(30.0, 20 * settings.worker.poll_delay_seconds)
