@@ -98,7 +98,7 @@ def wrk_script(
     }
 
 
-def preload(redis_url: str, count: int) -> None:
+def preload(redis_url: str, count: int, callback_url: str = "http://127.0.0.1:9/callbacks") -> None:
     """``count`` messages recorded sent with Evolution key ids BENCH000000000..., as complete.lua
     leaves them (status, sent_at, provider index, callback URL)."""
     keys, redis = Keys(), Redis.from_url(redis_url)
@@ -115,7 +115,7 @@ def preload(redis_url: str, count: int) -> None:
                         "status": "sent", "sent_at": now, "created_at": now,
                         "expires_at": now + 86_400_000, "attempts": 1, "sender": "zapq",
                         "provider_id": provider, "payload": payload,
-                        "callback_url": "http://127.0.0.1:9/callbacks",
+                        "callback_url": callback_url,
                         "history": json.dumps([["sent", now]]),
                     },
                 )  # fmt: skip
