@@ -14,7 +14,16 @@ from functools import lru_cache
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from service.config_errors import SettingProblem
@@ -27,6 +36,18 @@ def _split_commas(value: Any) -> Any:
     if isinstance(value, str):
         return [item.strip() for item in value.split(",") if item.strip()]
     return value
+
+
+def _non_negative(value: list[float]) -> list[float]:
+    if any(delay < 0 for delay in value):
+        raise ValueError("retry delays must be >= 0 seconds")
+    return value
+
+
+#: A retry schedule: seconds before retry 1, 2, 3 ... (comma-separated in the environment).
+RetryDelays = Annotated[
+    list[float], NoDecode, BeforeValidator(_split_commas), AfterValidator(_non_negative)
+]
 
 
 class ApiSettings(BaseModel):
@@ -100,9 +121,7 @@ class WorkerSettings(BaseModel):
     # dies is redelivered when its lock (this + 10 s) expires.
     job_timeout_seconds: float = Field(60.0, gt=0)
     # Delay before retry 1, 2, 3 ...; after the last one the message goes to the dead letters.
-    retry_delays_seconds: Annotated[list[float], NoDecode] = Field(
-        default_factory=lambda: [300.0, 1500.0, 7200.0]
-    )
+    retry_delays_seconds: RetryDelays = Field(default_factory=lambda: [300.0, 1500.0, 7200.0])
     # +/- this fraction of random spread on each retry delay, so an outage's retries do not return
     # at once.
     retry_jitter_ratio: float = Field(0.1, ge=0, le=1)
@@ -120,18 +139,6 @@ class WorkerSettings(BaseModel):
     max_deliveries: int = Field(5, ge=1)
     # How often queue gauges (depth per priority, oldest ready age) are refreshed from Redis.
     stats_interval_seconds: float = Field(2.0, gt=0)
-
-    @field_validator("retry_delays_seconds", mode="before")
-    @classmethod
-    def _split(cls, value: Any) -> Any:
-        return _split_commas(value)
-
-    @field_validator("retry_delays_seconds")
-    @classmethod
-    def _non_negative(cls, value: list[float]) -> list[float]:
-        if any(delay < 0 for delay in value):
-            raise ValueError("retry delays must be >= 0 seconds")
-        return value
 
 
 class MessageSettings(BaseModel):
@@ -312,9 +319,7 @@ class CallbackSettings(BaseModel):
     signing_secret: SecretStr = SecretStr("")
     # During a rotation: the old secret; both signatures go on every request until it is removed.
     previous_signing_secret: SecretStr = SecretStr("")
-    retry_delays_seconds: Annotated[list[float], NoDecode] = Field(
-        default_factory=_default_retry_delays
-    )
+    retry_delays_seconds: RetryDelays = Field(default_factory=_default_retry_delays)
     # Per request: a receiver should answer 2xx at once and work later; 10 s tolerates a slow one
     # without tying up delivery slots for long.
     timeout_seconds: float = Field(10.0, gt=0, le=120)
@@ -336,17 +341,10 @@ class CallbackSettings(BaseModel):
         default_factory=lambda: ["SAIR", "PARAR", "CANCELAR", "STOP", "DESCADASTRAR"]
     )
 
-    @field_validator("retry_delays_seconds", "opt_out_keywords", mode="before")
+    @field_validator("opt_out_keywords", mode="before")
     @classmethod
     def _split(cls, value: Any) -> Any:
         return _split_commas(value)
-
-    @field_validator("retry_delays_seconds")
-    @classmethod
-    def _non_negative(cls, value: list[float]) -> list[float]:
-        if any(delay < 0 for delay in value):
-            raise ValueError("retry delays must be >= 0 seconds")
-        return value
 
     @field_validator("default_url", "inbound_url")
     @classmethod
