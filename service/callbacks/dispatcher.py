@@ -51,10 +51,16 @@ _SAFETY_CLAIM_SECONDS = 30.0
 _REDIS_PAUSE_SECONDS = 1.0
 
 
+class Unrenderable(Exception):
+    """The event's body could not be built (a record zapq cannot read): it is dead at once."""
+
+
 def failure_reason(status: int | None, error: BaseException | None) -> str:
     """The metric label of a failed attempt."""
     if isinstance(error, AddressRefused):
         return "refused_address"
+    if isinstance(error, Unrenderable):
+        return "unrenderable"
     if isinstance(error, TimeoutError):
         return "timeout"
     if error is not None:
@@ -103,6 +109,7 @@ class Dispatcher:
             await asyncio.wait(self._tasks, timeout=self.cfg.timeout_seconds)
         for task in self._tasks:
             task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._session is not None:
             await self._session.close()
         await self.redis.aclose()
@@ -160,12 +167,19 @@ class Dispatcher:
     # -- one attempt ------------------------------------------------------------------------------
 
     async def _deliver(self, event: CallbackEvent, record: dict[bytes, bytes | None]) -> None:
-        body = render(event, record, self.cfg.full_phone_numbers)
-        started = time.perf_counter()
-        status, error = await self._post(event, body)
-        metrics.CALLBACK_DURATION.labels(
-            "delivered" if error is None and _ok(status) else "failed"
-        ).observe(time.perf_counter() - started)
+        status: int | None = None
+        error: BaseException | None
+        try:
+            body = render(event, record, self.cfg.full_phone_numbers)
+        except Exception as exc:  # a record it cannot describe: no retry can change that
+            log.exception("callback body failed", extra={"event_id": event.id})
+            error = Unrenderable(f"{type(exc).__name__}: {exc}")
+        else:
+            started = time.perf_counter()
+            status, error = await self._post(event, body)
+            metrics.CALLBACK_DURATION.labels(
+                "delivered" if error is None and _ok(status) else "failed"
+            ).observe(time.perf_counter() - started)
         outcome, next_at, reason = self._decide(event, status, error)
         try:
             await self.callbacks.done(event, outcome, next_at_ms=next_at, error=reason)
@@ -204,7 +218,7 @@ class Dispatcher:
             return Attempt.DELIVERED, 0, ""
         reason = f"HTTP {status}" if error is None else f"{type(error).__name__}: {error}"
         delays = self.cfg.retry_delays_seconds
-        if isinstance(error, AddressRefused) or event.attempt > len(delays):
+        if isinstance(error, AddressRefused | Unrenderable) or event.attempt > len(delays):
             return Attempt.DEAD, 0, reason
         jitter = 1 + random.uniform(-_RETRY_JITTER_RATIO, _RETRY_JITTER_RATIO)
         return Attempt.RETRY, now_ms() + int(delays[event.attempt - 1] * jitter * 1000), reason

@@ -203,7 +203,7 @@ CALLBACKS_DELIVERED = Counter(
 CALLBACK_FAILURES = Counter(
     "zapq_callback_attempt_failures",
     "Client callback attempts that failed, by reason (http_4xx, http_5xx, http_other, timeout, "
-    "transport, refused_address).",
+    "transport, refused_address, unrenderable).",
     ["reason"],
 )
 CALLBACKS_DEAD = Counter(

@@ -112,3 +112,15 @@ async def test_a_private_address_is_refused_without_the_setting(
 
 async def _dead_count(callbacks: CallbackQueue, count: int) -> bool:
     return (await callbacks.dead_letters())[0] >= count
+
+
+async def test_an_event_whose_body_cannot_be_built_is_dead_at_once(
+    settings: Settings, queue: MessageQueue, callbacks: CallbackQueue, receiver: Receiver
+) -> None:
+    message_id = await sent_message(queue, "3EB0AA", callback_url=receiver.url)
+    await queue.redis.hset(queue.keys.message(message_id), "payload", "not JSON")  # type: ignore[misc]
+    async with running(callback_settings(settings)):
+        await eventually(lambda: _dead_count(callbacks, 1))
+    assert receiver.requests == []
+    [dead] = (await callbacks.dead_letters())[1]
+    assert dead.attempts == 1 and (dead.last_error or "").startswith("Unrenderable")

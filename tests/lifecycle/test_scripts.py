@@ -8,10 +8,11 @@ import asyncio
 import pytest
 
 from service.queue.callbacks import Attempt, CallbackQueue, CallbackType
-from service.queue.models import NewMessage, Status, now_ms
+from service.queue.models import NewMessage, Outcome, Status, now_ms
 from service.queue.receipts import Lifecycle, Receipt
 from service.queue.store import MessageQueue
 from tests.lifecycle.conftest import HOOK, sent_message
+from tests.queue.conftest import POOL, take_one
 
 
 async def test_sent_indexes_the_provider_id_and_queues_message_sent(
@@ -172,3 +173,32 @@ async def test_opt_out_is_recorded_once_with_its_event(
     assert (event.type, event.phone, event.data) == ("recipient.opted_out", "5511987654321", how)
     suppression = await lifecycle.suppression("5511987654321")
     assert suppression is not None and suppression.source == source
+
+
+@pytest.mark.parametrize(
+    ("outcome", "status"),
+    [(Outcome.FAILED, "failed"), (Outcome.DEAD, "dead"), (Outcome.EXPIRED, "expired")],
+)
+async def test_each_final_outcome_queues_its_event(
+    queue: MessageQueue, callbacks: CallbackQueue, outcome: Outcome, status: str
+) -> None:
+    [result] = await queue.enqueue(
+        [NewMessage(to="5511987654321", text="oi", callback_url=HOOK)], "k"
+    )
+    claim = await take_one(queue, result.message_id)
+    await queue.complete(claim, outcome, error="400", error_class="rejected")
+    [event] = (await callbacks.claim(10, 30_000, 10)).events
+    assert (event.type, event.status) == (f"message.{status}", status)
+
+
+async def test_expired_when_taken_queues_message_expired(
+    queue: MessageQueue, callbacks: CallbackQueue
+) -> None:
+    message = NewMessage(
+        to="5511987654321", text="oi", callback_url=HOOK, expires_at_ms=now_ms() + 1
+    )
+    [result] = await queue.enqueue([message], "k")
+    await _until_past(now_ms() + 2)
+    assert [s.reason for s in (await queue.take(1, 30, "w", POOL)).skipped] == ["expired"]
+    [event] = (await callbacks.claim(10, 30_000, 10)).events
+    assert (event.type, event.message_id) == ("message.expired", result.message_id)
