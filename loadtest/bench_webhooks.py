@@ -144,7 +144,10 @@ def measure(
     children = os.times()  # wrk is reaped before it returns: its CPU lands in children_*
     result = run_wrk(url, script, connections, threads, seconds)
     after = os.times()
-    result["server_cpu_share"] = round((cpu_seconds(pid) - before) / result["seconds"], 2)
+    server_cpu = cpu_seconds(pid) - before
+    result["server_cpu_share"] = round(server_cpu / result["seconds"], 2)
+    # The server's CPU per request: the figure least moved by other load on a shared machine.
+    result["server_cpu_ms_per_event"] = round(server_cpu * 1000 / max(result["requests"], 1), 3)
     wrk_cpu = (after.children_user + after.children_system) - (
         children.children_user + children.children_system
     )
@@ -223,7 +226,13 @@ def main() -> None:
             if (row["mode"], row["connections"]) == (mode, connections)
         }
         ratio = pair["webhook"]["events_per_second"] / pair["bare"]["events_per_second"]
-        summary = {"mode": mode, "connections": connections, "rate_ratio": round(ratio, 2)}
+        cost = pair["webhook"]["server_cpu_ms_per_event"] / pair["bare"]["server_cpu_ms_per_event"]
+        summary = {
+            "mode": mode,
+            "connections": connections,
+            "rate_ratio": round(ratio, 2),
+            "cpu_per_event_ratio": round(cost, 2),
+        }
         print(json.dumps(summary))
 
 
