@@ -193,7 +193,9 @@ class CallbackQueue:
             for row in rows
         ]
 
-    async def dead_letters(self, *, offset: int = 0, limit: int = 100) -> tuple[int, list[Any]]:
+    async def dead_letters(
+        self, *, offset: int = 0, limit: int = 100
+    ) -> tuple[int, list[DeadCallback]]:
         """Newest first. Returns (total, the page of DeadCallback)."""
         total = await self.redis.zcard(self.keys.callbacks_dead)
         ids = await self.redis.zrevrange(self.keys.callbacks_dead, offset, offset + limit - 1)

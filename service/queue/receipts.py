@@ -124,7 +124,9 @@ class Lifecycle:
             at, how = await pipe.execute()
         return None if at is None else _suppression(phone, at, how)
 
-    async def suppressions(self, *, offset: int = 0, limit: int = 100) -> tuple[int, list[Any]]:
+    async def suppressions(
+        self, *, offset: int = 0, limit: int = 100
+    ) -> tuple[int, list[Suppression]]:
         """Newest first. Returns (how many numbers are on the list, the page of Suppression)."""
         total = await self.redis.zcard(self.keys.suppressed)
         page = await self.redis.zrevrange(
