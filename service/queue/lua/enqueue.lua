@@ -25,7 +25,9 @@ local function add(m, payload)
     'key_id', m.key_id, 'payload', payload, 'ready_at', n2s(scheduled and send_at or now))
   if m.pin ~= '' then redis.call('HSET', key, 'pin', m.pin) end
   -- Where its callbacks go (lib.lua's message_callback reads it on each status it reports).
-  if m.callback_url ~= '' then redis.call('HSET', key, 'callback_url', m.callback_url) end
+  if m.callback_url and m.callback_url ~= '' then
+    redis.call('HSET', key, 'callback_url', m.callback_url)
+  end
   history(key, status, now)
   redis.call('PEXPIRE', key, n2s(math.max(m.expires_at - now, 0) + retention))
   if scheduled then
