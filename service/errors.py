@@ -26,6 +26,12 @@ class ValidationFailed(ServiceError):
     code = "validation_error"
 
 
+class RecipientOptedOut(ValidationFailed):
+    """The recipient is on the suppression list: refused like a bad field, with its own code."""
+
+    code = "recipient_opted_out"
+
+
 class Unauthorized(ServiceError):
     status_code = 401
     code = "unauthorized"

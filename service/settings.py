@@ -9,11 +9,21 @@ Every duration carries its unit in its name; the README's configuration table li
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from service.config_errors import SettingProblem
@@ -26,6 +36,18 @@ def _split_commas(value: Any) -> Any:
     if isinstance(value, str):
         return [item.strip() for item in value.split(",") if item.strip()]
     return value
+
+
+def _non_negative(value: list[float]) -> list[float]:
+    if any(delay < 0 for delay in value):
+        raise ValueError("retry delays must be >= 0 seconds")
+    return value
+
+
+#: A retry schedule: seconds before retry 1, 2, 3 ... (comma-separated in the environment).
+RetryDelays = Annotated[
+    list[float], NoDecode, BeforeValidator(_split_commas), AfterValidator(_non_negative)
+]
 
 
 class ApiSettings(BaseModel):
@@ -66,6 +88,18 @@ class EvolutionSettings(BaseModel):
     # "aiohttp" keeps the httpx API on aiohttp's faster transport (see docs/benchmarks.md); "httpx"
     # is the pure-httpx transport.
     transport: Literal["aiohttp", "httpx"] = "aiohttp"
+    # What Evolution's webhooks must carry (POST /v1/webhooks/evolution): "Authorization: Bearer
+    # <token>", or a JWT signed with it (Evolution's jwt_key header). Empty refuses every webhook.
+    # 32 characters at least: it keeps strangers from marking messages read or opting numbers
+    # out, and an HS256 key shorter than 256 bits is below RFC 7518's minimum.
+    webhook_token: SecretStr = SecretStr("")
+
+    @field_validator("webhook_token")
+    @classmethod
+    def _long_enough(cls, value: SecretStr) -> SecretStr:
+        if 0 < len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters (or empty: webhooks refused)")
+        return value
 
     @property
     def request_timeout_seconds(self) -> float:
@@ -87,9 +121,7 @@ class WorkerSettings(BaseModel):
     # dies is redelivered when its lock (this + 10 s) expires.
     job_timeout_seconds: float = Field(60.0, gt=0)
     # Delay before retry 1, 2, 3 ...; after the last one the message goes to the dead letters.
-    retry_delays_seconds: Annotated[list[float], NoDecode] = Field(
-        default_factory=lambda: [300.0, 1500.0, 7200.0]
-    )
+    retry_delays_seconds: RetryDelays = Field(default_factory=lambda: [300.0, 1500.0, 7200.0])
     # +/- this fraction of random spread on each retry delay, so an outage's retries do not return
     # at once.
     retry_jitter_ratio: float = Field(0.1, ge=0, le=1)
@@ -106,18 +138,6 @@ class WorkerSettings(BaseModel):
     # The queue-wide gauges (depths, ages, senders) are read from Redis when /metrics is scraped,
     # at most once per this: several scrapers of one process cost one read.
     stats_interval_seconds: float = Field(2.0, gt=0)
-
-    @field_validator("retry_delays_seconds", mode="before")
-    @classmethod
-    def _split(cls, value: Any) -> Any:
-        return _split_commas(value)
-
-    @field_validator("retry_delays_seconds")
-    @classmethod
-    def _non_negative(cls, value: list[float]) -> list[float]:
-        if any(delay < 0 for delay in value):
-            raise ValueError("retry delays must be >= 0 seconds")
-        return value
 
 
 class MessageSettings(BaseModel):
@@ -276,6 +296,97 @@ class ScheduleSettings(BaseModel):
         return _known_zone(value)
 
 
+def _default_retry_delays() -> list[float]:
+    # Svix's schedule: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h (about 17.6 h in all) rides out a
+    # receiver's deploy, an outage of an afternoon, a night.
+    return [5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0]
+
+
+class CallbackSettings(BaseModel):
+    """Client callbacks (signed webhooks to the client's systems) and opt-out; docs/callbacks.md."""
+
+    # Where a message's events go when the request names no callback_url (empty: none).
+    default_url: str = ""
+    # Per API key: {"<key id>": "https://..."}, the key id being the first 16 hex characters of
+    # the key's SHA-256 (printf %s "$KEY" | sha256sum | cut -c1-16); wins over default_url.
+    key_urls: dict[str, str] = Field(default_factory=dict)
+    # Where inbound.message and recipient.opted_out go (empty: default_url).
+    inbound_url: str = ""
+    # Forward every customer reply as an inbound.message event.
+    forward_inbound: bool = True
+    # Standard Webhooks secret, "whsec_" + base64 of 24 to 64 random bytes. Empty: unsigned.
+    signing_secret: SecretStr = SecretStr("")
+    # During a rotation: the old secret; both signatures go on every request until it is removed.
+    previous_signing_secret: SecretStr = SecretStr("")
+    retry_delays_seconds: RetryDelays = Field(default_factory=_default_retry_delays)
+    # Per request: a receiver should answer 2xx at once and work later; 10 s tolerates a slow one
+    # without tying up delivery slots for long.
+    timeout_seconds: float = Field(10.0, gt=0, le=120)
+    # Deliveries in flight to one endpoint, shared by every worker process (Redis counts them):
+    # a receiver behind one small server is never flooded by a fleet of workers.
+    endpoint_concurrency: int = Field(10, ge=1, le=1000)
+    # Deliveries in flight per worker process (all endpoints): one shared HTTP client each.
+    concurrency: int = Field(50, ge=1, le=1000)
+    # Allow callback URLs whose address is loopback, private, link-local or otherwise not public
+    # (the address the name resolves to is the one checked). Off: no callback reaches the
+    # cluster's own services through zapq.
+    allow_private_networks: bool = False
+    # Put full phone numbers in callbacks (to, from); false masks them as the logs do
+    # (55*******4321). An endpoint that acts on inbound replies needs them.
+    full_phone_numbers: bool = False
+    # A customer's message that is one of these, whole (case, accents, spaces and punctuation
+    # around it ignored), puts the number on the suppression list.
+    opt_out_keywords: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["SAIR", "PARAR", "CANCELAR", "STOP", "DESCADASTRAR"]
+    )
+
+    @field_validator("opt_out_keywords", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        return _split_commas(value)
+
+    @field_validator("default_url", "inbound_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if value and not _HTTP_URL.match(value):
+            raise ValueError("must be an http:// or https:// URL with a host")
+        return value
+
+    @field_validator("key_urls")
+    @classmethod
+    def _key_urls(cls, value: dict[str, str]) -> dict[str, str]:
+        for key_id, url in value.items():
+            if not _KEY_ID.fullmatch(key_id):
+                raise ValueError("keys must be API key ids (16 hex characters)")
+            if not _HTTP_URL.match(url):
+                raise ValueError("values must be http:// or https:// URLs with a host")
+        return value
+
+    @field_validator("signing_secret", "previous_signing_secret")
+    @classmethod
+    def _whsec(cls, value: SecretStr) -> SecretStr:
+        secret = value.get_secret_value()
+        if secret and not _WHSEC.fullmatch(secret):
+            raise ValueError("must be whsec_ followed by the base64 of 24 to 64 bytes")
+        return value
+
+    def url_for(self, key_id: str) -> str:
+        """The endpoint of a message enqueued with API key ``key_id`` that names none."""
+        return self.key_urls.get(key_id, self.default_url)
+
+    @property
+    def lease_seconds(self) -> float:
+        """A delivery's lease: its request's timeout plus room for the recording round trips.
+        A worker that dies mid-delivery leaves the event to others once it runs out."""
+        return self.timeout_seconds + 10
+
+
+_HTTP_URL = re.compile(r"^https?://[^/?#\s]+")
+_KEY_ID = re.compile(r"[0-9a-f]{16}")
+# 24 to 64 bytes of base64: 32 to 88 characters (Standard Webhooks secrets are 24-64 bytes).
+_WHSEC = re.compile(r"whsec_[A-Za-z0-9+/]{32,88}={0,2}")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="ZAPQ_", env_nested_delimiter="__", extra="ignore", validate_default=True
@@ -297,6 +408,7 @@ class Settings(BaseSettings):
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     pool: PoolSettings = Field(default_factory=PoolSettings)
+    callbacks: CallbackSettings = Field(default_factory=CallbackSettings)
     # The sender pool's bootstrap (JSON list of SenderSpec): written to the registry at start-up for
     # senders it does not have yet. Empty: one sender from ZAPQ_EVOLUTION__* (named after its
     # instance), today's single-number setups.
@@ -314,6 +426,20 @@ class Settings(BaseSettings):
         if len(set(names)) != len(names):
             raise ValueError("sender names must be unique")
         return value
+
+    @model_validator(mode="after")
+    def _callback_keys_exist(self) -> Settings:
+        """A callbacks.key_urls entry must name a configured API key (a typo would silently send
+        that key's events to the default endpoint, or nowhere)."""
+        from service.queue.store import api_key_id  # the one definition of a key id
+
+        known = {api_key_id(key.get_secret_value()) for key in self.api_keys}
+        if set(self.callbacks.key_urls) - known:
+            raise SettingProblem(
+                ["callbacks.key_urls", "api_keys"],
+                "every key id of the callback URLs must be the id of a configured API key",
+            )
+        return self
 
     @model_validator(mode="after")
     def _job_outlives_request(self) -> Settings:

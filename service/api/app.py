@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from redis.asyncio import Redis
 
 from service.api.middleware import BodySizeLimit, RequestMetrics
-from service.api.routes import health, messages, queue, senders
+from service.api.routes import callbacks, health, messages, queue, senders, suppressions, webhooks
 from service.api.validation import field_errors
 from service.errors import ServiceError, Unauthorized
 from service.metrics.queue import QueueGauges
@@ -51,6 +51,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(messages.router)
     app.include_router(queue.router)
     app.include_router(senders.router)
+    app.include_router(webhooks.router)
+    app.include_router(suppressions.router)
+    app.include_router(callbacks.router)
     app.include_router(health.router)
     _add_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes)

@@ -7,7 +7,9 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from service.queue.callbacks import DeadCallback
 from service.queue.models import MessageRecord
+from service.queue.receipts import Suppression
 from service.settings import SENDER_NAME_PATTERN
 
 Scalar = str | int | float | bool | None
@@ -62,6 +64,13 @@ class MessageIn(BaseModel):
         description="Send through this sender of the pool only (422 if there is none by that "
         "name); default: the pool routes it.",
     )
+    callback_url: str | None = Field(
+        None,
+        pattern=r"^https?://[^/?#\s]+",
+        max_length=2048,
+        description="Where this message's signed status callbacks go (docs/callbacks.md); "
+        "default: the API key's endpoint (callbacks.key_urls, callbacks.default_url).",
+    )
 
 
 class BatchIn(BaseModel):
@@ -74,6 +83,8 @@ class BatchIn(BaseModel):
 class FieldError(BaseModel):
     field: str
     message: str
+    #: A stable code for refusals a client acts on (recipient_opted_out).
+    code: str | None = None
 
 
 class ErrorOut(BaseModel):
@@ -89,6 +100,9 @@ class TransitionOut(BaseModel):
     sender: str | None = Field(None, description="On sending: the sender the pool chose.")
     rerouted_from: str | None = Field(
         None, description="Back to queued: this sender failed it (the attempt did not count)."
+    )
+    reason: str | None = Field(
+        None, description="On cancelled: recipient_opted_out when the recipient opted out."
     )
 
 
@@ -111,7 +125,17 @@ class MessageOut(BaseModel):
     media: MediaOut | None
     priority: str
     status: Literal[
-        "queued", "scheduled", "sending", "sent", "failed", "dead", "expired", "cancelled"
+        "queued",
+        "scheduled",
+        "sending",
+        "sent",
+        "acknowledged",
+        "delivered",
+        "read",
+        "failed",
+        "dead",
+        "expired",
+        "cancelled",
     ]
     attempts: int
     created_at: datetime
@@ -127,6 +151,11 @@ class MessageOut(BaseModel):
     sender: str | None = Field(description="The sender of the last attempt.")
     pinned_sender: str | None = Field(description="The sender the request pinned it to.")
     history: list[TransitionOut] = Field(description="Every status transition with its time.")
+    delivered_at: datetime | None = Field(
+        None, description="WhatsApp delivered it to the phone (Evolution's DELIVERY_ACK)."
+    )
+    read_at: datetime | None = Field(None, description="The recipient opened it (READ).")
+    callback_url: str | None = Field(None, description="Where its status callbacks go.")
 
     @classmethod
     def of(cls, record: MessageRecord) -> MessageOut:
@@ -168,9 +197,13 @@ class MessageOut(BaseModel):
                     error_class=entry.get("error_class"),
                     sender=entry.get("sender"),
                     rerouted_from=entry.get("rerouted_from"),
+                    reason=entry.get("reason"),
                 )
                 for entry in record.history
             ],
+            delivered_at=_dt(record.delivered_at_ms),
+            read_at=_dt(record.read_at_ms),
+            callback_url=record.callback_url,
         )
 
 
@@ -236,3 +269,61 @@ class SenderOut(BaseModel):
     last_success_at: datetime | None
     sends_last_minute: int
     parked: int = Field(description="Messages pinned to it, waiting for it to take them.")
+
+
+class SuppressionOut(BaseModel):
+    phone: str
+    opted_out_at: datetime
+    source: Literal["keyword", "api"] = Field(
+        description="keyword: the customer wrote one (callbacks.opt_out_keywords); api: PUT."
+    )
+    keyword: str | None = Field(None, description="What the customer wrote (source keyword).")
+
+    @classmethod
+    def of(cls, suppression: Suppression) -> SuppressionOut:
+        return cls(
+            phone=suppression.phone,
+            opted_out_at=datetime.fromtimestamp(suppression.at_ms / 1000, UTC),
+            source="keyword" if suppression.source == "keyword" else "api",
+            keyword=suppression.keyword,
+        )
+
+
+class SuppressionsOut(BaseModel):
+    total: int
+    items: list[SuppressionOut]
+
+
+class CallbackOut(BaseModel):
+    id: str = Field(description="The event's id: the webhook-id header of every attempt.")
+    type: str
+    url: str
+    message_id: str | None
+    status: str | None
+    at: datetime = Field(description="When the change it reports happened.")
+    attempts: int
+    last_error: str | None
+    dead_at: datetime | None
+
+    @classmethod
+    def of(cls, event: DeadCallback) -> CallbackOut:
+        return cls(
+            id=event.id,
+            type=event.type,
+            url=event.url,
+            message_id=event.message_id,
+            status=event.status,
+            at=datetime.fromtimestamp(event.at_ms / 1000, UTC),
+            attempts=event.attempts,
+            last_error=event.last_error,
+            dead_at=_dt(event.dead_at_ms),
+        )
+
+
+class CallbacksOut(BaseModel):
+    total: int
+    items: list[CallbackOut]
+
+
+class ReplayOut(BaseModel):
+    replayed: int

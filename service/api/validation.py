@@ -10,6 +10,7 @@ import orjson
 from pydantic import TypeAdapter, ValidationError
 
 from service.api.schemas import MessageIn
+from service.callbacks.addresses import refusal
 from service.content import media_problems
 from service.errors import ValidationFailed
 from service.phones import normalize_phone
@@ -87,6 +88,10 @@ def to_new_message(
         errors.add(
             "metadata", f"larger than {settings.api.max_metadata_bytes} bytes once serialized"
         )
+    if body.callback_url is not None:
+        refused = refusal(body.callback_url, settings.callbacks.allow_private_networks)
+        if refused is not None:
+            errors.add("callback_url", refused)
     key = body.idempotency_key
     if header_key is not None and key is not None and header_key != key:
         errors.add("idempotency_key", "differs from the Idempotency-Key header")
@@ -104,6 +109,7 @@ def to_new_message(
         kind=Kind(body.kind),
         media=media,
         sender=body.sender,
+        callback_url=body.callback_url,
     )
 
 

@@ -166,3 +166,66 @@ HTTP_DURATION = Histogram(
     ["method", "route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
+
+# -- the delivery lifecycle: Evolution's webhooks, receipts, opt-outs, client callbacks ---------
+
+# Receipts come in seconds (delivered) to hours or days (read).
+_RECEIPT_BUCKETS = (0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600, 14400, 86400)
+# A receiver answers in milliseconds to its timeout (callbacks.timeout_seconds, 10 s).
+_CALLBACK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+WEBHOOK_EVENTS = Counter(
+    "zapq_webhook_events",
+    "Evolution webhook events received (authenticated), by event and what zapq made of them.",
+    ["event", "outcome"],
+)
+RECEIPTS = Counter(
+    "zapq_message_receipts",
+    "Receipts that moved a sent message's status (acknowledged, delivered, read, failed).",
+    ["status"],
+)
+SENT_TO_DELIVERED = Histogram(
+    "zapq_sent_to_delivered_seconds",
+    "From Evolution's 201 to the DELIVERY_ACK receipt.",
+    buckets=_RECEIPT_BUCKETS,
+)
+SENT_TO_READ = Histogram(
+    "zapq_sent_to_read_seconds",
+    "From Evolution's 201 to the READ receipt.",
+    buckets=_RECEIPT_BUCKETS,
+)
+OPT_OUTS = Counter(
+    "zapq_opt_outs", "Numbers put on the suppression list, by how (keyword, api).", ["source"]
+)
+OPTED_OUT_MESSAGES = Counter(
+    "zapq_messages_opted_out",
+    "Messages not sent because their recipient opted out, by where they were stopped "
+    "(api: refused; worker: cancelled when taken; scheduler: skipped).",
+    ["stage"],
+)
+CALLBACKS_DELIVERED = Counter(
+    "zapq_callbacks_delivered", "Client callbacks the receiver answered with a 2xx.", ["type"]
+)
+CALLBACK_FAILURES = Counter(
+    "zapq_callback_attempt_failures",
+    "Client callback attempts that failed, by reason (http_4xx, http_5xx, http_other, timeout, "
+    "transport, refused_address, unrenderable).",
+    ["reason"],
+)
+CALLBACKS_DEAD = Counter(
+    "zapq_callbacks_dead",
+    "Client callbacks moved to their dead letters (retries exhausted or address refused).",
+    ["type"],
+)
+CALLBACK_DURATION = Histogram(
+    "zapq_callback_request_duration_seconds",
+    "Client callback request duration, by outcome (delivered, failed).",
+    ["outcome"],
+    buckets=_CALLBACK_BUCKETS,
+)
+CALLBACKS_DEAD_LETTERS = Gauge(
+    "zapq_callbacks_dead_letters", "Client callbacks in their dead letters (shared: use max)."
+)
+CALLBACKS_IN_FLIGHT = Gauge(
+    "zapq_callbacks_in_flight", "Client callbacks being delivered now, all workers (use max)."
+)

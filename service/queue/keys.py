@@ -27,6 +27,22 @@ P:wake:promote                   list    none: at most one token: a message was 
                                          retry set, the promoter looks again
 P:promoter                       string  the lease (10 s): the worker id of the one promoter
 P:schedule:last-run              hash    none: one small hash, overwritten by each scheduler run
+P:provider:{evolution key.id}    string  messages.retention_seconds (7 days) from the send: the
+                                         message a receipt (messages.update keyId) is about
+P:suppressed                     zset    none: the suppression list, phone -> opted-out ms
+P:suppressed:info                hash    none: phone -> how it opted out (JSON); with the zset
+P:callback:{event id}            hash    one client callback event: CALLBACK_TTL_MS (7 days)
+                                         until delivered (then deleted); a retry extends it past
+                                         its next attempt; dead: the dead-letter retention
+P:callbacks:endpoint:{endpoint}  zset    none: an endpoint's waiting events, id -> due ms
+P:callbacks:ready                zset    none: endpoint -> due ms of its earliest event, while
+                                         it has a free delivery slot
+P:callbacks:leased               zset    none: event id -> lease deadline ms while a worker
+                                         delivers it
+P:callbacks:busy                 hash    none: endpoint -> deliveries in flight (the shared cap)
+P:callbacks:dead                 zset    none: event id -> dead ms; trimmed to the dead-letter
+                                         retention on every insert
+P:callbacks:wake                 list    none: at most a few tokens that wake idle dispatchers
 arq:job:{job id}                 string  the arq job (JSON): its message's expiry + 1 day
 arq:retry:{job id}               string  arq's delivery counter: 88,400 s (arq's own)
 P:queue:health-check             string  arq's worker heartbeat: health_check_interval + 1 s
@@ -72,6 +88,10 @@ PREFIX_PATTERN: Final = re.compile(r"\{[A-Za-z0-9_.-]{1,32}\}")
 # service/worker imports arq. tests/queue/test_arq_boundary.py checks they match the installed arq.
 ARQ_JOB_PREFIX: Final = "arq:job:"
 ARQ_RETRY_PREFIX: Final = "arq:retry:"
+
+# A callback event waits at most this long for its next delivery attempt (workers down for a week
+# lose their callbacks rather than keep them forever); service/queue/callbacks.py.
+CALLBACK_TTL_MS: Final = 7 * 86_400_000
 
 # A band is 10^13 ms wide: every unix-ms timestamp until the year 2286 fits inside one, so bands
 # never overlap, and scores stay exact in a double (< 2^53).
@@ -149,6 +169,35 @@ class Keys:
         return f"{self.prefix}:wake:promote"
 
     @property
+    def suppressed(self) -> str:
+        """The suppression list (opt-outs): phone -> when, in unix ms."""
+        return f"{self.prefix}:suppressed"
+
+    @property
+    def suppressed_info(self) -> str:
+        return f"{self.prefix}:suppressed:info"
+
+    @property
+    def callbacks_ready(self) -> str:
+        return f"{self.prefix}:callbacks:ready"
+
+    @property
+    def callbacks_leased(self) -> str:
+        return f"{self.prefix}:callbacks:leased"
+
+    @property
+    def callbacks_busy(self) -> str:
+        return f"{self.prefix}:callbacks:busy"
+
+    @property
+    def callbacks_dead(self) -> str:
+        return f"{self.prefix}:callbacks:dead"
+
+    @property
+    def callbacks_wake(self) -> str:
+        return f"{self.prefix}:callbacks:wake"
+
+    @property
     def health_check(self) -> str:
         return f"{self.queue}:health-check"
 
@@ -168,6 +217,9 @@ class Keys:
             "SENDER": f"{self.prefix}:sender:",
             "PARKED": f"{self.prefix}:parked:",
             "STICKY": f"{self.prefix}:sticky:",
+            "PROVIDER": f"{self.prefix}:provider:",
+            "CALLBACK": f"{self.prefix}:callback:",
+            "CB_ENDPOINT": f"{self.prefix}:callbacks:endpoint:",
             "ARQ_JOB": ARQ_JOB_PREFIX,
             "ARQ_RETRY": ARQ_RETRY_PREFIX,
             "JOB": self.prefix,
@@ -190,6 +242,12 @@ class Keys:
 
     def sticky(self, phone: str) -> str:
         return f"{self.prefix}:sticky:{phone}"
+
+    def provider(self, provider_id: str) -> str:
+        return f"{self.prefix}:provider:{provider_id}"
+
+    def callback(self, event_id: str) -> str:
+        return f"{self.prefix}:callback:{event_id}"
 
     def job_id(self, message_id: str, generation: int) -> str:
         return f"{self.prefix}{message_id}.{generation}"

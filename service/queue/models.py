@@ -28,11 +28,30 @@ class Status(StrEnum):
     DEAD = "dead"
     EXPIRED = "expired"
     CANCELLED = "cancelled"
+    #: After the send, from Evolution's receipts (messages.update): the WhatsApp server has it,
+    #: the phone has it, the person opened it.
+    ACKNOWLEDGED = "acknowledged"
+    DELIVERED = "delivered"
+    READ = "read"
 
 
-FINAL_STATUSES: frozenset[Status] = frozenset(
-    {Status.SENT, Status.FAILED, Status.DEAD, Status.EXPIRED, Status.CANCELLED}
-)
+#: Nothing sends a message in one of these again: every status after the send, a delivered or
+#: read message included, and every way a message ends unsent.
+FINAL_STATUSES: frozenset[Status] = frozenset(Status) - {
+    Status.QUEUED,
+    Status.SCHEDULED,
+    Status.SENDING,
+}
+
+#: The order of a sent message's receipts: a receipt moves the status only forward (READ may
+#: come before DELIVERY_ACK; the late DELIVERY_ACK then changes nothing). receipt.lua gets it as
+#: the header's RANK table; ``failed`` after a send (Evolution's ERROR) is allowed below READ.
+RECEIPT_RANK: dict[Status, int] = {
+    Status.SENT: 1,
+    Status.ACKNOWLEDGED: 2,
+    Status.DELIVERED: 3,
+    Status.READ: 4,
+}
 
 
 class Outcome(StrEnum):
@@ -188,6 +207,8 @@ class NewMessage:
     media: Media | None = None
     #: Pins the message to one sender (by name); None lets the pool route it.
     sender: str | None = None
+    #: Where its client callbacks go (None: the API key's default endpoint, if any).
+    callback_url: str | None = None
 
     @property
     def content(self) -> Content:
@@ -197,7 +218,7 @@ class NewMessage:
 
     def fingerprint(self) -> str:
         """What makes two requests "the same" for an idempotency key: the request as given."""
-        body = (
+        body: tuple[Any, ...] = (
             self.to,
             self.text,
             str(self.priority),
@@ -208,6 +229,8 @@ class NewMessage:
             self.media.as_dict() if self.media else None,
             self.sender,
         )
+        if self.callback_url is not None:  # appended only when given: older keys still match
+            body = (*body, self.callback_url)
         return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
 
 
@@ -215,8 +238,9 @@ class NewMessage:
 class EnqueueResult:
     #: "new": enqueued now; "duplicate": the idempotency key was seen with the same request, nothing
     #: enqueued; "conflict": the key was seen with a different request, nothing enqueued;
-    #: "unknown_sender": pinned to a sender the pool does not have, nothing enqueued.
-    outcome: Literal["new", "duplicate", "conflict", "unknown_sender"]
+    #: "unknown_sender": pinned to a sender the pool does not have, nothing enqueued;
+    #: "opted_out": the recipient is on the suppression list, nothing enqueued.
+    outcome: Literal["new", "duplicate", "conflict", "unknown_sender", "opted_out"]
     message_id: str
     #: The record as written, for "new" results (None otherwise: read it with MessageQueue.get).
     record: MessageRecord | None = None
@@ -255,6 +279,10 @@ class MessageRecord:
     sender: str | None = None
     #: Every transition in order: {"status": ..., "at_ms": ..., plus attempt / error_class}.
     history: list[dict[str, Any]] = field(default_factory=list)
+    #: From Evolution's receipts (READ without a DELIVERY_ACK before it implies delivery then).
+    delivered_at_ms: int | None = None
+    read_at_ms: int | None = None
+    callback_url: str | None = None
 
     @property
     def idempotency_key(self) -> str | None:
@@ -293,6 +321,9 @@ class MessageRecord:
             pinned_sender=_str(raw, "pin"),
             sender=_str(raw, "sender"),
             history=history,
+            delivered_at_ms=_ms(raw, "delivered_at"),
+            read_at_ms=_ms(raw, "read_at"),
+            callback_url=_str(raw, "callback_url"),
         )
 
 

@@ -28,9 +28,11 @@ from redis.commands.core import AsyncScript
 
 from service.limits.shared import GCRA_LUA
 from service.queue.arq_boundary import ARQ_JOB_LUA
-from service.queue.keys import BAND, JOB_EXTRA_TTL_MS, Keys, Priority
+from service.queue.callbacks import CALLBACK_OF_STATUS, Attempt, CallbackType
+from service.queue.keys import BAND, CALLBACK_TTL_MS, JOB_EXTRA_TTL_MS, Keys, Priority
 from service.queue.models import (
     FINAL_STATUSES,
+    RECEIPT_RANK,
     Breaker,
     Connection,
     Outcome,
@@ -47,21 +49,36 @@ class Spec:
     senders: bool = False
 
 
+# Every script that ends a message (lib.lua's finish) queues its client callback: these two keys.
+_CALLBACKS = ("callbacks_ready", "callbacks_wake")
+_CALLBACK_QUEUE = ("callbacks_ready", "callbacks_leased", "callbacks_busy", "callbacks_dead")
+
 SPECS: dict[str, Spec] = {
-    "enqueue": Spec(("queue", "scheduled", "wake", "senders", "promote_wake")),
-    "take": Spec(("queue", "inflight", "wake", "senders_version", "senders"), senders=True),
+    "enqueue": Spec(("queue", "scheduled", "wake", "senders", "suppressed", "promote_wake")),
+    "take": Spec(
+        ("queue", "inflight", "wake", "senders_version", "senders", "suppressed", *_CALLBACKS),
+        senders=True,
+    ),
     "complete": Spec(
-        ("message", "retry", "dead", "queue", "inflight", "wake", "promote_wake"), senders=True
+        ("message", "retry", "dead", "queue", "inflight", "wake", "promote_wake", *_CALLBACKS),
+        senders=True,
     ),
     "finish": Spec(("queue", "inflight")),
     "rebook": Spec(("message", "inflight"), senders=True),
     "promote": Spec(
         ("queue", "scheduled", "retry", "inflight", "senders", "wake", "promoter"), senders=True
     ),
-    "cancel": Spec(("message", "queue", "scheduled", "retry", "inflight")),
+    "cancel": Spec(("message", "queue", "scheduled", "retry", "inflight", *_CALLBACKS)),
     "requeue": Spec(("dead", "queue", "wake")),
     "sender_put": Spec(("senders", "senders_version", "queue", "wake"), senders=True),
     "sender_delete": Spec(("senders", "senders_version", "queue", "wake"), senders=True),
+    # The delivery lifecycle: Evolution's receipts, customers' messages and opt-outs, and the
+    # client callbacks' own queue (service/queue/receipts.py, service/queue/callbacks.py).
+    "receipt": Spec(_CALLBACKS),
+    "inbound": Spec(("suppressed", "suppressed_info", *_CALLBACKS)),
+    "callback_claim": Spec((*_CALLBACK_QUEUE, "callbacks_wake")),
+    "callback_done": Spec((*_CALLBACK_QUEUE, "callbacks_wake")),
+    "callback_replay": Spec(("callbacks_dead", *_CALLBACKS)),
 }
 
 
@@ -77,7 +94,11 @@ def constants() -> dict[str, dict[str, Any]]:
         # Sorted: a set's order changes with each process's hash seed, and so would every
         # script's SHA (one cached copy per process start in Redis).
         "FINAL": {str(status): True for status in sorted(FINAL_STATUSES)},
-        "C": {"JOB_EXTRA_TTL_MS": JOB_EXTRA_TTL_MS},
+        "RANK": {str(status): rank for status, rank in RECEIPT_RANK.items()},
+        "EVENT": {event.name: str(event) for event in CallbackType},
+        "EVENT_OF": {str(status): str(event) for status, event in CALLBACK_OF_STATUS.items()},
+        "ATTEMPT": {attempt.name: str(attempt) for attempt in Attempt},
+        "C": {"JOB_EXTRA_TTL_MS": JOB_EXTRA_TTL_MS, "CALLBACK_TTL_MS": CALLBACK_TTL_MS},
     }
 
 
@@ -206,7 +227,7 @@ def _problems(code: str, name: str, declared: set[str]) -> list[str]:
     tables = {table: set(values) for table, values in constants().items()}
     tables["K"] = declared
     tables["P"] = set(Keys().prefixes())
-    named = ("S", "OUTCOME", "BREAKER", "CONNECTION")
+    named = ("S", "OUTCOME", "BREAKER", "CONNECTION", "EVENT")
     spelled = {str(value) for table in named for value in constants()[table].values()}
     spelled |= {str(priority) for priority in Priority}
     code = _COMMENT.sub("", code)

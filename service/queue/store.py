@@ -141,7 +141,7 @@ class MessageQueue:
         if not messages:
             return []
         now = at_ms if at_ms is not None else now_ms()
-        records = [self._record(message, now) for message in messages]
+        records = [self._record(message, now, key_id) for message in messages]
         args: list[Any] = [
             now,
             self._retention_ms,
@@ -155,7 +155,7 @@ class MessageQueue:
             for row, record in zip(rows, records, strict=True)
         ]
 
-    def _record(self, message: NewMessage, now: int) -> MessageRecord:
+    def _record(self, message: NewMessage, now: int, key_id: str) -> MessageRecord:
         scheduled = message.send_at_ms is not None and message.send_at_ms > now
         due: int = message.send_at_ms if scheduled else now  # type: ignore[assignment]
         status = Status.SCHEDULED if scheduled else Status.QUEUED
@@ -177,6 +177,8 @@ class MessageQueue:
             content=message.content,
             pinned_sender=message.sender,
             history=[{"status": str(status), "at_ms": now}],
+            # Resolved now, from the request or the API key's default endpoint (settings).
+            callback_url=message.callback_url or self.settings.callbacks.url_for(key_id) or None,
         )
 
     def _envelope(self, message: NewMessage, record: MessageRecord, key_id: str) -> bytes:
@@ -195,6 +197,7 @@ class MessageQueue:
                 "fp": message.fingerprint(),
                 "key_id": key_id,
                 "pin": message.sender or "",
+                "callback_url": record.callback_url or "",
             }
         )
 

@@ -36,6 +36,7 @@ class QueueSink:
     "duplicate" and "conflict" both mean that the key (charge, rule, due date) was enqueued before,
     by an earlier or a concurrent run (a conflict: with other text or send time, e.g. a later
     rerun spreads over what is left of the window): either way nothing is enqueued again.
+    "opted_out": the recipient is on the suppression list; skipped and counted as suppressed.
     """
 
     def __init__(
@@ -77,6 +78,9 @@ class QueueSink:
             if result.outcome == "new":
                 counts["enqueued"] += 1
                 metrics.ACCEPTED.labels(item.message.priority, SOURCE, item.message.kind).inc()
+            elif result.outcome == "opted_out":
+                counts["suppressed"] += 1
+                metrics.OPTED_OUT_MESSAGES.labels(SOURCE).inc()
             else:
                 counts["deduped"] += 1
                 metrics.DEDUPLICATED.labels(SOURCE).inc()

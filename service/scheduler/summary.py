@@ -21,12 +21,14 @@ from service.scheduler.masking import mask_id
 log = logging.getLogger("zapq.scheduler")
 
 #: Per rule: eligible (offset and status matched) = planned + outside_window + invalid_phone +
-#: template_errors; in a completed run planned = enqueued + deduped (dry run: nothing enqueued).
+#: template_errors; in a completed run planned = enqueued + deduped + suppressed (the recipient
+#: opted out: nothing enqueued; dry run: nothing enqueued).
 RULE_OUTCOMES = (
     "eligible",
     "planned",
     "enqueued",
     "deduped",
+    "suppressed",
     "outside_window",
     "invalid_phone",
     "template_errors",

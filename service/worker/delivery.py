@@ -122,6 +122,9 @@ def skipped(skip: Skip) -> str:
     if skip.reason == "expired" and skip.priority:
         metrics.EXPIRED.labels(skip.priority).inc()
         log.info("expired before sending", extra={"message_id": skip.message_id})
+    elif skip.reason == "cancelled" and skip.priority:  # its recipient opted out (take.lua)
+        metrics.OPTED_OUT_MESSAGES.labels("worker").inc()
+        log.info("recipient opted out: cancelled", extra={"message_id": skip.message_id})
     else:
         log.debug("skipped", extra={"message_id": skip.message_id, "reason": skip.reason})
     return skip.reason

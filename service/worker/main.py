@@ -28,6 +28,7 @@ from arq.connections import ArqRedis
 from arq.worker import func
 
 from service import metrics
+from service.callbacks.dispatcher import Dispatcher
 from service.limits import TokenBucket
 from service.metrics.queue import QueueGauges
 from service.queue.arq_boundary import JOB_FUNCTION, ArqWorker
@@ -134,7 +135,10 @@ async def _on_startup(ctx: dict[str, Any]) -> None:
     await deps.pool.refresh()
     metrics.WORKER_MAX_JOBS.set(settings.worker.max_jobs)
     metrics.WORKER_IN_FLIGHT.set_function(lambda: worker.job_counter)
-    ctx["background"] = [Promoter(deps, settings.redis_timeout_seconds / 2).start()]
+    ctx["background"] = [
+        Promoter(deps, settings.redis_timeout_seconds / 2).start(),
+        Dispatcher(settings).start(),  # client callbacks (service/callbacks/dispatcher.py)
+    ]
     if settings.metrics.port:
         stale = max(30.0, 20 * settings.worker.poll_delay_seconds)
         gauges = QueueGauges(deps.queue, deps.pool.registry, settings.worker.stats_interval_seconds)

@@ -226,8 +226,8 @@ async def test_per_charge_problems_are_counted_not_fatal(
     assert (result["template_errors"], result["invalid_phone"]) == (1, 1)
     assert (result["invalid_records"], result["enqueued"]) == (2, 1)
     assert result["per_rule"]["due_today"] == {
-        "eligible": 3, "planned": 1, "enqueued": 1, "deduped": 0, "outside_window": 0,
-        "invalid_phone": 1, "template_errors": 1,
+        "eligible": 3, "planned": 1, "enqueued": 1, "deduped": 0, "suppressed": 0,
+        "outside_window": 0, "invalid_phone": 1, "template_errors": 1,
     }  # fmt: skip
 
 

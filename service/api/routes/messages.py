@@ -18,7 +18,7 @@ from service.api.schemas import (
     MessageOut,
 )
 from service.api.validation import parse_item, to_new_message
-from service.errors import Conflict, NotFound, ValidationFailed
+from service.errors import Conflict, NotFound, RecipientOptedOut, ValidationFailed
 from service.queue.models import EnqueueResult, MessageRecord, NewMessage, now_ms
 from service.queue.store import MessageQueue
 
@@ -37,6 +37,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 _CONFLICT = "this idempotency key was already used with a different request"
+_OPTED_OUT = "the recipient opted out: the number is on the suppression list (/v1/suppressions)"
 
 
 def _refusal(result: EnqueueResult, message: NewMessage) -> FieldError | None:
@@ -45,6 +46,8 @@ def _refusal(result: EnqueueResult, message: NewMessage) -> FieldError | None:
         return FieldError(field="idempotency_key", message=_CONFLICT)
     if result.outcome == "unknown_sender":
         return FieldError(field="sender", message=f"no sender named {message.sender!r} in the pool")
+    if result.outcome == "opted_out":
+        return FieldError(field="to", message=_OPTED_OUT, code=RecipientOptedOut.code)
     return None
 
 
@@ -54,6 +57,8 @@ def _count(results: list[EnqueueResult], messages: list[NewMessage]) -> None:
             metrics.ACCEPTED.labels(message.priority, message.source, message.kind).inc()
         elif result.outcome == "duplicate":
             metrics.DEDUPLICATED.labels(message.source).inc()
+        elif result.outcome == "opted_out":
+            metrics.OPTED_OUT_MESSAGES.labels("api").inc()
 
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=MessageOut, responses=_ERRORS)
@@ -71,7 +76,8 @@ async def create_message(
     _count([result], [message])
     refusal = _refusal(result, message)
     if refusal is not None:
-        raise ValidationFailed([refusal.model_dump()])
+        error = RecipientOptedOut if refusal.code == RecipientOptedOut.code else ValidationFailed
+        raise error([refusal.model_dump(exclude_none=True)])
     if result.record is not None:
         return MessageOut.of(result.record)
     response.headers["Idempotent-Replayed"] = "true"

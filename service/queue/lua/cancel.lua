@@ -1,5 +1,6 @@
 -- Cancel a message that is queued or scheduled (also while waiting for a retry or parked).
--- ARGV: id, now_ms, retention_ms. Also touches: P.PARKED.., P.ARQ_JOB.. (same hash slot).
+-- ARGV: id, now_ms, retention_ms. Also touches: P.PARKED.., P.ARQ_JOB.., and for its client
+-- callback P.CALLBACK.., P.CB_ENDPOINT.. (same hash slot).
 -- Returns {outcome = "cancelled" | "conflict" | "missing", status (on conflict)}.
 local id, now, retention = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local key = K.MESSAGE

@@ -3,7 +3,8 @@
 -- outcome: sent | failed | retry | dead | expired: Python's decision for a counted attempt.
 -- fields: {provider_id, remote_jid, dispatched_at, error, error_class, next_at,
 --          sender_fault (the sender's fault: its session, server, key), sender_answered}
--- Also touches: P.SENDER.., P.STICKY.., P.PARKED.., P.ARQ_JOB.. (same hash slot).
+-- Also touches: P.SENDER.., P.STICKY.., P.PARKED.., P.ARQ_JOB.., P.PROVIDER.., P.CALLBACK..,
+-- P.CB_ENDPOINT.. (same hash slot). A final outcome queues its client callback (lib.lua's finish).
 -- Returns {recorded, outcome, breaker}: recorded false when the message no longer belongs to this
 -- job (a duplicate delivery already finished it). Either way the job's run ends here (end_job).
 --
@@ -28,6 +29,11 @@ if fields.dispatched_at then redis.call('HSET', key, 'dispatched_at', n2s(fields
 if outcome == OUTCOME.SENT then
   redis.call('HSET', key, 'provider_id', fields.provider_id, 'remote_jid', fields.remote_jid)
   redis.call('HDEL', key, 'avoid', 'faults', 'fault_at')
+  -- Evolution's receipts name the message by its key.id (receipt.lua): index it for as long as
+  -- the record lives.
+  if fields.provider_id ~= '' then
+    redis.call('SET', P.PROVIDER .. fields.provider_id, id, 'PX', n2s(retention))
+  end
   finish(key, S.SENT, now, retention)
   if sender then
     sender_worked(sender, now, cfg, true)
@@ -66,6 +72,7 @@ elseif outcome == OUTCOME.DEAD then
   redis.call('ZADD', K.DEAD, n2s(now), id)
   redis.call('ZREMRANGEBYSCORE', K.DEAD, '-inf', n2s(now - dead_retention))
   redis.call('PEXPIRE', key, n2s(dead_retention))
+  message_callback(key, S.DEAD, now)
 else
   finish(key, outcome == OUTCOME.FAILED and S.FAILED or S.EXPIRED, now, retention, extra)
 end

@@ -1,10 +1,12 @@
 -- ARGV: now_ms, retention_ms, idem_ttl_ms, then two arguments per message: its envelope (JSON
---   {id, to, priority, send_at (ms|null), expires_at (ms), idem (key|""), fp, key_id, pin (name|"")})
+--   {id, to, priority, send_at (ms|null), expires_at (ms), idem (key|""), fp, key_id, pin (name|""),
+--   callback_url (""|URL)})
 --   and its payload (opaque: Python's, stored as given).
 -- Also touches: P.MSG.., P.IDEM.., P.ARQ_JOB.. (same hash slot).
 -- Returns {results = {{outcome =, id =}...}} per message: outcome "new"; "duplicate" (same idempotency
 -- key and request) or "conflict" (same key, different request) with the earlier id; or
--- "unknown_sender" (pinned to a sender the registry does not have). Everything for one message
+-- "unknown_sender" (pinned to a sender the registry does not have); or "opted_out" (the recipient
+-- is on the suppression list, K.SUPPRESSED). Everything for one message
 -- happens in this one call, so a message is either fully enqueued (record, queue entry, idempotency
 -- key) or not at all.
 local now = tonumber(ARGV[1])
@@ -22,6 +24,10 @@ local function add(m, payload)
     'created_at', n2s(now), 'expires_at', n2s(m.expires_at), 'send_at', send_at and n2s(send_at) or '',
     'key_id', m.key_id, 'payload', payload, 'ready_at', n2s(scheduled and send_at or now))
   if m.pin ~= '' then redis.call('HSET', key, 'pin', m.pin) end
+  -- Where its callbacks go (lib.lua's message_callback reads it on each status it reports).
+  if m.callback_url and m.callback_url ~= '' then
+    redis.call('HSET', key, 'callback_url', m.callback_url)
+  end
   history(key, status, now)
   redis.call('PEXPIRE', key, n2s(math.max(m.expires_at - now, 0) + retention))
   if scheduled then
@@ -42,6 +48,8 @@ for i = 4, #ARGV, 2 do
     out[#out + 1] = {outcome = old_fp == m.fp and 'duplicate' or 'conflict', id = old_id}
   elseif m.pin ~= '' and redis.call('HEXISTS', K.SENDERS, m.pin) == 0 then
     out[#out + 1] = {outcome = 'unknown_sender', id = m.id}
+  elseif redis.call('ZSCORE', K.SUPPRESSED, m.to) then
+    out[#out + 1] = {outcome = 'opted_out', id = m.id}
   else
     add(m, ARGV[i + 1])
     if m.idem ~= '' then redis.call('SET', m.idem, m.id .. '|' .. m.fp, 'PX', n2s(idem_ttl)) end

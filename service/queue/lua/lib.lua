@@ -63,8 +63,63 @@ local function back_to_queue(job)
   return 1
 end
 
--- A message reached a final status: record it and shorten its record's life to the retention.
+-- Client callbacks (service/queue/callbacks.py): an event is queued in the same call as the state
+-- change it reports, so none is lost between the two. One hash per event (P.CALLBACK .. id), its
+-- id in its endpoint's zset (P.CB_ENDPOINT .. endpoint, by due time; endpoint: the URL's SHA-1,
+-- 16 hex) and the endpoint in K.CALLBACKS_READY at its earliest due event.
+local function callback_wake()
+  if redis.call('LLEN', K.CALLBACKS_WAKE) < WAKE_TOKENS then
+    redis.call('RPUSH', K.CALLBACKS_WAKE, 1)
+  end
+end
+
+-- Queue event `id` of type `kind` for `url`, due now; `fields`: more hash fields, name, value, ...
+local function new_callback(id, kind, url, now, fields)
+  local endpoint = string.sub(redis.sha1hex(url), 1, 16)
+  local key = P.CALLBACK .. id
+  redis.call('HSET', key, 'id', id, 'type', kind, 'url', url, 'endpoint', endpoint,
+    'at', n2s(now), 'attempts', 0, unpack(fields))
+  redis.call('PEXPIRE', key, C.CALLBACK_TTL_MS)
+  redis.call('ZADD', P.CB_ENDPOINT .. endpoint, n2s(now), id)
+  -- LT: an endpoint already waiting keeps its earlier due time.
+  redis.call('ZADD', K.CALLBACKS_READY, 'LT', n2s(now), endpoint)
+  callback_wake()
+end
+
+-- An endpoint's place in K.CALLBACKS_READY: its earliest waiting event (due time), or none.
+-- Returns that due time.
+local function endpoint_ready(endpoint)
+  local head = redis.call('ZRANGE', P.CB_ENDPOINT .. endpoint, 0, 0, 'WITHSCORES')
+  if head[2] then
+    redis.call('ZADD', K.CALLBACKS_READY, head[2], endpoint)
+    return tonumber(head[2])
+  end
+  redis.call('ZREM', K.CALLBACKS_READY, endpoint)
+  return nil
+end
+
+-- One delivery to `endpoint` is over (or its lease ran out): a slot of its cap is free.
+local function callback_release(endpoint)
+  if redis.call('HINCRBY', K.CALLBACKS_BUSY, endpoint, -1) <= 0 then
+    redis.call('HDEL', K.CALLBACKS_BUSY, endpoint)
+  end
+end
+
+-- The callback reporting that message `key` is now `status`, if it has a callback URL and the
+-- status has an event. Event ids are the message id and a counter: unique, and stable across
+-- the event's delivery attempts (the receiver's idempotency key).
+local function message_callback(key, status, now)
+  local url = redis.call('HGET', key, 'callback_url')
+  if not url or url == '' or not EVENT_OF[status] then return end
+  local id = redis.call('HGET', key, 'id')
+  local n = redis.call('HINCRBY', key, 'callbacks', 1)
+  new_callback(id .. '.' .. n, EVENT_OF[status], url, now, {'message', id, 'status', status})
+end
+
+-- A message reached a final status: record it, shorten its record's life to the retention, and
+-- queue its callback.
 local function finish(key, status, now, retention, extra)
   history(key, status, now, extra)
   redis.call('PEXPIRE', key, n2s(retention))
+  message_callback(key, status, now)
 end

@@ -3,7 +3,9 @@
 -- the message, all in one atomic call: the limit costs no extra round trip per message, and two
 -- pods can never both take a sender's last slot.
 -- ARGV: n, now_ms, lock_ms, worker, retention_ms, cfg (JSON), pool (JSON {{name, day}, ...})
--- Also touches: P.MSG.., P.SENDER.., P.PARKED.., P.STICKY.., P.ARQ_JOB.. (same hash slot).
+-- Also touches: P.MSG.., P.SENDER.., P.PARKED.., P.STICKY.., P.ARQ_JOB.., P.CALLBACK..,
+-- P.CB_ENDPOINT.. (same hash slot). A message whose recipient opted out (K.SUPPRESSED) since it
+-- was queued ends cancelled here, unsent.
 -- Returns {jobs = {claim...}, skipped = {...}, version, empty, retry_at}: see MessageQueue.take.
 --
 -- Routing: a pinned message goes to its sender or waits for it (parked while the sender is
@@ -105,6 +107,12 @@ for i = 1, #jobs, 2 do
   elseif now >= tonumber(f[4]) then
     skip(job, id, S.EXPIRED, f)
     finish(key, S.EXPIRED, now, retention)
+  elseif redis.call('ZSCORE', K.SUPPRESSED, f[5]) then
+    -- The recipient opted out after this was queued: it ends unsent (and says why).
+    skip(job, id, S.CANCELLED, f)
+    redis.call('HSET', key, 'error_class', 'recipient_opted_out',
+      'last_error', 'the recipient opted out (suppression list)')
+    finish(key, S.CANCELLED, now, retention, {reason = 'recipient_opted_out'})
   else
     local s, action = route(f[8], f[5], f[9])
     if s then
