@@ -34,35 +34,35 @@ def build_registry(
     on = (GROUP, VERSION, PLURAL)
     events = settings.post_events
 
-    @kopf.on.login(registry=registry)
+    @kopf.on.login(id="login", registry=registry)
     async def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
         info = kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
         if info is not None:
             await kube.login(info)
         return info
 
-    @kopf.on.create(*on, registry=registry)
+    @kopf.on.create(*on, id="setup", registry=registry)
     async def create(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
         try:
             await reconciler.setup(Resource(body), patch)
         finally:
             _announce(body, patch, events)
 
-    @kopf.on.update(*on, field="spec", registry=registry)
+    @kopf.on.update(*on, id="apply", field="spec", registry=registry)
     async def update(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
         try:
             await reconciler.changed(Resource(body), patch)
         finally:
             _announce(body, patch, events)
 
-    @kopf.timer(*on, interval=settings.state_interval_seconds, registry=registry)
+    @kopf.timer(*on, id="observe", interval=settings.state_interval_seconds, registry=registry)
     async def observe(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
         try:
             await reconciler.observe(Resource(body), patch)
         finally:
             _announce(body, patch, events)
 
-    @kopf.on.delete(*on, registry=registry)
+    @kopf.on.delete(*on, id="remove", registry=registry)
     async def delete(body: kopf.Body, logger: kopf.Logger, **_: Any) -> None:
         await reconciler.removed(Resource(body), logger)
 

@@ -24,6 +24,21 @@ from service.settings import OperatorSettings, Settings
 log = logging.getLogger("zapq.operator")
 
 
+class KopfRecords(logging.Filter):
+    """kopf's per-object records as zapq's JSON lines: its ``settings`` extra (the whole
+    OperatorSettings) and ``k8s_skip`` dropped, ``k8s_ref`` reduced to namespace/name, and a
+    timer's every success left out (one line per resource every few seconds says nothing)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        fields = record.__dict__
+        fields.pop("settings", None)
+        fields.pop("k8s_skip", None)
+        ref = fields.pop("k8s_ref", None)
+        if isinstance(ref, dict):
+            fields["resource"] = f"{ref.get('namespace')}/{ref.get('name')}"
+        return not (record.name == "kopf.objects" and record.getMessage().endswith(" succeeded."))
+
+
 def kopf_settings(ours: OperatorSettings) -> kopf.OperatorSettings:
     settings = kopf.OperatorSettings()
     # Watches that go silent without closing (a known kopf issue behind load balancers): the API
@@ -87,4 +102,7 @@ async def serve(
 
 
 def run(settings: Settings) -> None:
+    """The command: logging already configured (JSON lines), kopf's records filtered."""
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(KopfRecords())
     asyncio.run(serve(settings))

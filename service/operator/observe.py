@@ -116,11 +116,11 @@ class Observer:
         if isinstance(owner, str) and owner:
             self.writer.set(number=owner.split("@")[0].split(":")[0])
         self.writer.set(connectedAt=now_iso())
+        await self.kube.put_secret_keys(
+            self.resource.namespace, self.qr_secret, qr_keys(self.resource)
+        )
         issued = (self.resource.status.get("qrCode") or {}).get("issuedAt")
         if issued:
-            await self.kube.put_secret_keys(
-                self.resource.namespace, self.qr_secret, qr_keys(self.resource)
-            )
             gone = dict.fromkeys(("secretName", "key", "pairingCodeKey", "digest"))
             self.writer.set(qrCode={"issuedAt": issued, **gone})
 

@@ -90,7 +90,7 @@ async def reported(writer: StatusWriter, retry_delay_seconds: float) -> AsyncIte
         if known is None:
             raise
         reason, permanent, message = known
-        writer.failed(reason, message)
+        writer.failed(reason, message, permanent=permanent)
         if permanent:
             raise kopf.PermanentError(f"{reason}: {message}") from exc
         raise kopf.TemporaryError(f"{reason}: {message}", delay=retry_delay_seconds) from exc

@@ -68,10 +68,15 @@ class StatusWriter:
         }
         self._conditions_changed = True
 
-    def failed(self, reason: str, message: str) -> None:
-        """A call that failed: Reconciled False with the reason, and the last error."""
+    def failed(self, reason: str, message: str, *, permanent: bool) -> None:
+        """A call that failed: Reconciled False with the reason, and the last error. A permanent
+        failure is phase Error; a passing one leaves the phase (Pending before the first)."""
         self.condition("Reconciled", False, reason, message)
         self.set(lastError=message[:1024], lastErrorAt=now_iso())
+        if permanent:
+            self.phase(Phase.ERROR)
+        elif not self._current.get("phase"):
+            self.phase(Phase.PENDING)
 
     def synced(self) -> None:
         self.condition("Reconciled", True, "Synced")

@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -122,7 +122,9 @@ def operator_env(redis_url: str, sim_url: str, config: Path, **extra: str) -> di
 
 
 @asynccontextmanager
-async def running_operator(env: dict[str, str], log: Path) -> AsyncIterator[subprocess.Popen[bytes]]:
+async def running_operator(
+    env: dict[str, str], log: Path
+) -> AsyncIterator[subprocess.Popen[bytes]]:
     """`zapq operator` until the block ends; stopped by its PID without blocking this loop
     (kmock answers the operator's last calls from it)."""
     with log.open("wb") as output:
@@ -149,10 +151,16 @@ async def _stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(5)
 
 
-async def eventually(check: Callable[[], bool], timeout: float = 30.0, what: str = "") -> None:
-    """Wait (bounded) for a condition; a timeout fails, it never asserts a duration."""
+async def eventually(
+    check: Callable[[], bool | Awaitable[bool]], timeout: float = 30.0, what: str = ""
+) -> None:
+    """Wait (bounded) for a condition (a function, or a coroutine function); a timeout fails, it
+    never asserts a duration."""
     deadline = time.monotonic() + timeout
-    while not check():
+    while True:
+        result = check()
+        if result if isinstance(result, bool) else await result:
+            return
         if time.monotonic() > deadline:
             raise AssertionError(f"not reached within {timeout} s: {what}")
         await asyncio.sleep(0.02)
