@@ -187,6 +187,10 @@ def test_no_replicas_where_an_autoscaler_owns_the_deployment(name: str) -> None:
     owned |= {s["spec"]["scaleTargetRef"]["name"] for s in by_kind(objs, "ScaledObject").values()}
     assert owned == {"zapq-api", "zapq-worker"}
     for deployment in by_kind(objs, "Deployment").values():
+        if deployment["metadata"]["name"] == "zapq-operator":  # one replica, always
+            assert deployment["spec"]["replicas"] == 1
+            assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+            continue
         assert "replicas" not in deployment["spec"], deployment["metadata"]["name"]
 
 
@@ -216,7 +220,8 @@ def test_every_container_is_locked_down_and_sized(name: str) -> None:
     for obj in workloads(name):
         spec = pod_spec(obj)
         where = obj["metadata"]["name"]
-        assert spec["automountServiceAccountToken"] is False, where
+        # Only the operator talks to the Kubernetes API.
+        assert spec["automountServiceAccountToken"] is (where == "zapq-operator"), where
         assert spec["securityContext"]["runAsNonRoot"] is True, where
         assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, where
         for container in containers(obj):
