@@ -19,7 +19,11 @@ import httpx
 import kopf
 import orjson
 
+from service.evolution.client import USER_AGENT as _ZAPQ
 from service.operator.resource import KIND
+
+#: How the API server's audit log (and the RBAC test) tells the operator's own calls from kopf's.
+USER_AGENT = _ZAPQ.replace("zapq/", "zapq-operator/")
 
 # The API server answers in milliseconds; 10 s rides out a control-plane hiccup without holding
 # a handler (which kopf then retries) for long.
@@ -71,7 +75,7 @@ class KubeClient:
             self._http,
             httpx.AsyncClient(
                 base_url=info.server.rstrip("/"),
-                headers=_auth(info),
+                headers={**_auth(info), "User-Agent": USER_AGENT},
                 verify=_verify(info),
                 cert=cert,
                 timeout=_TIMEOUT_SECONDS,
