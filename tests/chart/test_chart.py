@@ -220,8 +220,7 @@ def test_every_container_is_locked_down_and_sized(name: str) -> None:
     for obj in workloads(name):
         spec = pod_spec(obj)
         where = obj["metadata"]["name"]
-        # Only the operator talks to the Kubernetes API.
-        assert spec["automountServiceAccountToken"] is (where == "zapq-operator"), where
+        assert spec["automountServiceAccountToken"] is False, where
         assert spec["securityContext"]["runAsNonRoot"] is True, where
         assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, where
         for container in containers(obj):
