@@ -107,7 +107,10 @@ class Reconciler:
                         f"{busy} sends in flight", delay=self.settings.operator.drain_poll_seconds
                     )
                 await self.registry.delete(name)
-            if resource.raw_spec.get("deleteInstanceOnRemoval"):
+            # Only an instance that setup created or adopted (its endpoint is in the status).
+            if resource.raw_spec.get("deleteInstanceOnRemoval") and resource.status.get(
+                "evolutionURL"
+            ):
                 await self._delete_instance(resource)
             await self.kube.put_secret_keys(
                 resource.namespace, self.settings.operator.qr_secret_name, qr_keys(resource)
