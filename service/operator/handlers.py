@@ -9,6 +9,7 @@ state): each hands the resource to the Reconciler (reconcile.py).
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import kopf
@@ -18,11 +19,18 @@ from service.operator.reconcile import Reconciler
 from service.operator.resource import GROUP, PLURAL, VERSION, Resource
 from service.settings import OperatorSettings
 
+log = logging.getLogger("zapq.operator")
+
 
 def _announce(body: kopf.Body, patch: kopf.Patch, enabled: bool) -> None:
-    """A Kubernetes Event for each phase change (kubectl describe shows the history)."""
+    """A log line and a Kubernetes Event for each phase change (kubectl describe shows the
+    history)."""
     phase = patch.status.get("phase") if "status" in patch else None
-    if enabled and phase:
+    if not phase:
+        return
+    meta = body.get("metadata", {})
+    log.info("phase %s", phase, extra={"resource": f"{meta.get('namespace')}/{meta.get('name')}"})
+    if enabled:
         kind = "Warning" if phase in ("Disconnected", "Error") else "Normal"
         kopf.event(body, type=kind, reason=str(phase), message=f"phase {phase}")
 

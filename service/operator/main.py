@@ -36,7 +36,8 @@ class KopfRecords(logging.Filter):
         ref = fields.pop("k8s_ref", None)
         if isinstance(ref, dict):
             fields["resource"] = f"{ref.get('namespace')}/{ref.get('name')}"
-        return not (record.name == "kopf.objects" and record.getMessage().endswith(" succeeded."))
+        message = record.getMessage()
+        return not (message.startswith("Timer ") and message.endswith(" succeeded."))
 
 
 def kopf_settings(ours: OperatorSettings) -> kopf.OperatorSettings:
