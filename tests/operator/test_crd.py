@@ -53,7 +53,12 @@ def structural_problems(node: dict[str, Any], where: str = "") -> list[str]:
     if "properties" in node and "additionalProperties" in node:
         problems.append(f"{where}: properties and additionalProperties")
     for key, child in (node.get("properties") or {}).items():
-        if where == "" and key == "metadata" and set(child) - {"type"}:
+        restricted = set(child.get("properties") or {}) - {"name", "generateName"}
+        if (
+            where == ""
+            and key == "metadata"
+            and (set(child) - {"type", "properties"} or restricted)
+        ):
             problems.append("metadata: only name and generateName may be restricted")
         problems += structural_problems(child, f"{where}/{key}")
     if isinstance(node.get("items"), dict):
@@ -78,8 +83,22 @@ def strict(node: dict[str, Any]) -> dict[str, Any]:
     return node
 
 
+def strict_resource() -> dict[str, Any]:
+    """strict() of the whole resource but its metadata (ObjectMeta: the API server's own)."""
+    schema = strict(SCHEMA)
+    schema["properties"]["metadata"] = SCHEMA["properties"]["metadata"]
+    return schema
+
+
 # OpenAPI v3.0 (boolean exclusiveMinimum) is JSON Schema draft 4's dialect.
-VALIDATOR = jsonschema.Draft4Validator(strict(SCHEMA))
+VALIDATOR = jsonschema.Draft4Validator(strict_resource())
+
+
+def test_a_name_too_long_for_a_sender_is_refused() -> None:
+    long_name = copy.deepcopy(BAILEYS)
+    long_name["metadata"]["name"] = "n" * 64
+    with pytest.raises(jsonschema.ValidationError, match="is too long"):
+        VALIDATOR.validate(long_name)
 
 
 def test_defaults_are_valid_and_agree_with_the_registry() -> None:
