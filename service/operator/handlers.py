@@ -5,6 +5,7 @@ state): each hands the resource to the Reconciler (reconcile.py).
               the operator's small Kubernetes client (kube.py)
     create    Reconciler.setup                  update (spec)   Reconciler.changed
     timer     Reconciler.observe                delete          Reconciler.removed (finalizer)
+    resume    Reconciler.observe, webhook set again (each resource when the operator starts)
 """
 
 from __future__ import annotations
@@ -60,6 +61,13 @@ def build_registry(
     async def update(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
         try:
             await reconciler.changed(Resource(body), patch)
+        finally:
+            _announce(body, patch, events)
+
+    @kopf.on.resume(*on, id="resume", registry=registry)
+    async def resume(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
+        try:
+            await reconciler.observe(Resource(body), patch, webhook=True)
         finally:
             _announce(body, patch, events)
 

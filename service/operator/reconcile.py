@@ -5,7 +5,8 @@ registry, Kubernetes), so that handlers.py stays one line per kopf handler.
               paused, then observe: the resource's create handler, and its update handler
               while a setup never completed (a spec fixed after a permanent error)
     observe   read the session's state, move the phase, refresh the QR code, sync the sender,
-              count today's sends: the timer
+              count today's sends: the timer; on resume (operator start) it sets the webhook
+              again first, so a changed URL or token reaches every instance
     changed   refuse changed immutable fields, else apply the spec to the sender at once
     removed   pause the sender, wait for its in-flight sends, remove it, and delete the
               Evolution instance only when deleteInstanceOnRemoval
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from typing import Any
 
 import kopf
 from pydantic import SecretStr
@@ -63,10 +65,7 @@ class Reconciler:
             target = await self._target(resource, spec)
             async with self._admin(target) as admin:
                 token = await self._instance(admin, resource, target, spec)
-                hook = webhook_config(
-                    self.settings.operator.webhook_url, self.settings.evolution.webhook_token
-                )
-                await admin.set_webhook(target.instance, hook)
+                await admin.set_webhook(target.instance, self._webhook())
                 writer.set(
                     instanceName=target.instance,
                     evolutionURL=target.base_url,
@@ -75,7 +74,11 @@ class Reconciler:
                 await self._observer(admin, resource, spec, target, writer).run(token)
             writer.synced()
 
-    async def observe(self, resource: Resource, patch: kopf.Patch) -> None:
+    async def observe(
+        self, resource: Resource, patch: kopf.Patch, *, webhook: bool = False
+    ) -> None:
+        """``webhook``: set the instance's webhook again first (the operator restarted: its URL
+        or token may have changed)."""
         if not resource.status.get("evolutionURL"):
             return  # setup has not completed: the create handler is (re)trying it
         writer = StatusWriter(resource, patch)
@@ -84,6 +87,8 @@ class Reconciler:
             self._check_immutable(resource, spec)
             target = await self._target(resource, spec)
             async with self._admin(target) as admin:
+                if webhook:
+                    await admin.set_webhook(target.instance, self._webhook())
                 await self._observer(admin, resource, spec, target, writer).run()
             writer.synced()
 
@@ -137,6 +142,11 @@ class Reconciler:
             instance=target.instance,
             base_url=target.base_url,
             writer=writer,
+        )
+
+    def _webhook(self) -> dict[str, Any]:
+        return webhook_config(
+            self.settings.operator.webhook_url, self.settings.evolution.webhook_token
         )
 
     def _admin(self, target: Target) -> EvolutionAdmin:

@@ -5,6 +5,7 @@ session, deletion with in-flight sends."""
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 
 import kmock
 import pytest
@@ -20,9 +21,13 @@ from tests.operator.harness import (
     HOOK_URL,
     NAMESPACE,
     condition,
+    declare,
     eventually,
     instance,
+    kubeconfig,
+    operator_env,
     path,
+    running_operator,
     status,
     stored,
 )
@@ -176,3 +181,20 @@ async def test_delete_waits_for_in_flight_sends(
 async def _paused(registry: SenderRegistry, name: str) -> bool:
     sender = await registry.get(name)
     return sender is not None and sender.paused
+
+
+async def test_a_restarted_operator_sets_the_webhook_again(
+    kmock: kmock.KubernetesEmulator, sim: SimControl, redis: Redis, redis_url: str, tmp_path: Path
+) -> None:
+    declare(kmock)
+    config = kubeconfig(tmp_path / "kubeconfig", str(kmock.url))
+    async with running_operator(operator_env(redis_url, sim.url, config), tmp_path / "1.log"):
+        await create(kmock, "sales", evolution={"url": sim.url})
+        await eventually(lambda: phase_is(kmock, "sales", "Connected"), what="Connected")
+    assert sim.instance("sales")["webhook"]["url"] == HOOK_URL
+
+    moved = "http://127.0.0.1:9/v1/webhooks/evolution/moved"
+    env = operator_env(redis_url, sim.url, config, ZAPQ_OPERATOR__WEBHOOK_URL=moved)
+    async with running_operator(env, tmp_path / "2.log"):
+        await eventually(lambda: sim.instance("sales")["webhook"]["url"] == moved, what="moved")
+    assert phase_is(kmock, "sales", "Connected")
