@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import Any
 
 import kmock
 import pytest
@@ -42,7 +41,3 @@ async def start_operator(
 @pytest.fixture
 def registry(redis: Redis, settings: Settings) -> SenderRegistry:
     return SenderRegistry(MessageQueue(redis, settings))
-
-
-def dump(log: Path) -> Any:
-    return log.read_text()[-6000:]
