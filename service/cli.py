@@ -75,6 +75,25 @@ def _dev(args: argparse.Namespace) -> None:
     run_dev(args)
 
 
+def _operator(_: argparse.Namespace) -> None:
+    from service.config_errors import fail
+    from service.operator.main import run
+
+    settings = load_settings()
+    problems = [
+        f"invalid setting {name}: is required by zapq operator"
+        for name, value in (
+            ("ZAPQ_OPERATOR__WEBHOOK_URL", settings.operator.webhook_url),
+            ("ZAPQ_EVOLUTION__WEBHOOK_TOKEN", settings.evolution.webhook_token.get_secret_value()),
+        )
+        if not value
+    ]
+    if problems:
+        fail(problems)
+    configure_logging(settings.log_level)
+    run(settings)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="zapq", description="WhatsApp notifications at scale.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -118,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     schedule.set_defaults(handler=_schedule)
 
     senders = sub.add_parser(
-        "senders", help="list the sender pool, pause or resume a sender (reads Redis)"
+        "senders", help="list the sender pool, pause or resume a sender, draw its QR code"
     )
     from service.senders import cli as senders_cli
 
@@ -134,6 +153,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--data-dir", default=".zapq-dev", help="Redis data folder (default .zapq-dev)"
     )
     dev.set_defaults(handler=_dev)
+
+    operator = sub.add_parser(
+        "operator", help="run the kopf operator of WhatsAppInstance resources (docs/operator.md)"
+    )
+    operator.set_defaults(handler=_operator)
     return parser
 
 

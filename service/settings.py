@@ -89,7 +89,8 @@ class EvolutionSettings(BaseModel):
     # is the pure-httpx transport.
     transport: Literal["aiohttp", "httpx"] = "aiohttp"
     # What Evolution's webhooks must carry (POST /v1/webhooks/evolution): "Authorization: Bearer
-    # <token>", or a JWT signed with it (Evolution's jwt_key header). Empty refuses every webhook.
+    # <token>", or a JWT signed with it (Evolution's jwt_key header); `zapq operator` sets it on
+    # every instance's webhook. Empty refuses every webhook.
     # 32 characters at least: it keeps strangers from marking messages read or opting numbers
     # out, and an HS256 key shorter than 256 bits is below RFC 7518's minimum.
     webhook_token: SecretStr = SecretStr("")
@@ -387,6 +388,45 @@ _KEY_ID = re.compile(r"[0-9a-f]{16}")
 _WHSEC = re.compile(r"whsec_[A-Za-z0-9+/]{32,88}={0,2}")
 
 
+class OperatorSettings(BaseModel):
+    """`zapq operator`: the kopf operator of WhatsAppInstance resources (docs/operator.md)."""
+
+    # zapq's inbound webhook as Evolution reaches it, set on every instance, e.g.
+    # http://zapq-api.zapq.svc:8000/v1/webhooks/evolution. Required by `zapq operator`.
+    webhook_url: str = Field("", pattern=r"^(https?://.+)?$")
+    # Namespaces whose WhatsAppInstances it manages; empty: every namespace (cluster-wide, which
+    # needs a ClusterRole). The chart sets its own namespace.
+    namespaces: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # How often each instance's connection state is read from Evolution: a QR scan or a dropped
+    # session is seen within this; one small GET per instance per period.
+    state_interval_seconds: float = Field(5.0, ge=0.5, le=3600)
+    # Wait before retrying a call that Evolution (or Redis) did not answer, or answered 5xx: a
+    # restarting Evolution is back within seconds; 10 s keeps an outage from becoming a storm.
+    retry_delay_seconds: float = Field(10.0, gt=0, le=3600)
+    # On delete: how often it checks whether the paused sender's in-flight sends ended. They end
+    # within the worker's job timeout, so a few seconds between looks is plenty.
+    drain_poll_seconds: float = Field(2.0, gt=0, le=300)
+    # The Secret (one per namespace, owned by the operator) holding each instance's QR code and
+    # pairing code; its one name lets RBAC grant patch on it and on no other Secret.
+    qr_secret_name: str = Field(
+        "zapq-whatsapp-qrcodes", pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
+    )
+    # Kubernetes watches that go silent without closing are a known kopf issue: the API server is
+    # asked to end each watch after this long (kopf then lists and watches again) ...
+    watch_server_timeout_seconds: int = Field(300, ge=10, le=3600)
+    # ... and the client gives up on a watch that long with no event or end (a little more).
+    watch_client_timeout_seconds: int = Field(330, ge=10, le=3900)
+    # Post Kubernetes Events for handler outcomes (kubectl describe shows them).
+    post_events: bool = True
+    # Port of kopf's liveness endpoint (/healthz), for the pod's probes; 0 disables it.
+    health_port: int = Field(8080, ge=0, le=65535)
+
+    @field_validator("namespaces", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        return _split_commas(value)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="ZAPQ_", env_nested_delimiter="__", extra="ignore", validate_default=True
@@ -409,6 +449,7 @@ class Settings(BaseSettings):
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     pool: PoolSettings = Field(default_factory=PoolSettings)
     callbacks: CallbackSettings = Field(default_factory=CallbackSettings)
+    operator: OperatorSettings = Field(default_factory=OperatorSettings)
     # The sender pool's bootstrap (JSON list of SenderSpec): written to the registry at start-up for
     # senders it does not have yet. Empty: one sender from ZAPQ_EVOLUTION__* (named after its
     # instance), today's single-number setups.
@@ -438,6 +479,16 @@ class Settings(BaseSettings):
             raise SettingProblem(
                 ["callbacks.key_urls", "api_keys"],
                 "every key id of the callback URLs must be the id of a configured API key",
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _watch_outlives_server_timeout(self) -> Settings:
+        operator = self.operator
+        if operator.watch_client_timeout_seconds <= operator.watch_server_timeout_seconds:
+            raise SettingProblem(
+                ["operator.watch_client_timeout_seconds", "operator.watch_server_timeout_seconds"],
+                "the client's watch timeout must exceed the server's",
             )
         return self
 

@@ -171,50 +171,16 @@ class EvolutionClient:
             raise classify(response.status_code, _json(content))
         return parse_sent(_json(content))
 
-    # -- instance management (the operator) -------------------------------------------------------
-
-    async def connection_state(self, instance: str | None = None) -> str:
-        """ "open", "connecting", "close" (or "refused"); "unknown" when Evolution has the
-        instance in its database but not loaded."""
-        name = instance or self.settings.instance
-        data = await self._expect(200, "GET", f"/instance/connectionState/{name}")
-        inner = data.get("instance") if isinstance(data, dict) else None
-        state = inner.get("state") if isinstance(inner, dict) else None
-        return state if isinstance(state, str) else "unknown"
+    # -- other routes (instance management: service/evolution/admin.py) ----------------------------
 
     async def whatsapp_numbers(self, numbers: list[str]) -> list[dict[str, Any]]:
         """One OnWhatsAppDto per number: ``{jid, exists, number[, name][, lid]}``."""
         path = f"/chat/whatsappNumbers/{self.settings.instance}"
-        return _list(await self._expect(200, "POST", path, {"numbers": numbers}))
-
-    async def create_instance(
-        self, name: str, *, token: str | None = None, webhook: dict[str, Any] | None = None
-    ) -> dict[str, Any]:
-        """The 201 body; its ``hash`` is the new instance's own API key. Needs the global key."""
-        body: dict[str, Any] = {
-            "instanceName": name,
-            "integration": "WHATSAPP-BAILEYS",
-            "qrcode": False,
-        }
-        if token:
-            body["token"] = token
-        if webhook:
-            body["webhook"] = webhook
-        data = await self._expect(201, "POST", "/instance/create", body)
-        if not isinstance(data, dict):
-            raise EvolutionUnexpectedResponse("create did not return an object", status_code=201)
-        return data
-
-    async def delete_instance(self, name: str) -> None:
-        await self._expect(200, "DELETE", f"/instance/delete/{name}")
-
-    async def fetch_instances(self, name: str | None = None) -> list[dict[str, Any]]:
-        params = {"instanceName": name} if name else None
-        return _list(await self._expect(200, "GET", "/instance/fetchInstances", params=params))
+        return json_list(await self.call(200, "POST", path, {"numbers": numbers}))
 
     # -- plumbing ---------------------------------------------------------------------------------
 
-    async def _expect(
+    async def call(
         self,
         status: int,
         method: str,
@@ -222,6 +188,8 @@ class EvolutionClient:
         body: Any = None,
         params: dict[str, str] | None = None,
     ) -> Any:
+        """One request off the hot path: the parsed JSON body when Evolution answers ``status``,
+        else the classified EvolutionError."""
         answered, data = await self._request(method, path, body, params)
         if answered != status:
             raise classify(answered, data)
@@ -274,7 +242,8 @@ def _json(content: bytes) -> Any:
         return None
 
 
-def _list(data: Any) -> list[dict[str, Any]]:
+def json_list(data: Any) -> list[dict[str, Any]]:
+    """A JSON array answer (fetchInstances, whatsappNumbers), or EvolutionUnexpectedResponse."""
     if not isinstance(data, list):
         raise EvolutionUnexpectedResponse("expected a JSON array", status_code=200)
     return data

@@ -28,6 +28,7 @@ from service.metrics.queue import available
 from service.queue.models import now_ms
 from service.queue.store import MessageQueue
 from service.redis import create_redis
+from service.senders import qr
 from service.senders.registry import SenderRegistry, SenderState
 from service.settings import SENDER_NAME_PATTERN, Settings
 from service.status import duration
@@ -53,6 +54,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for action, what in (("pause", "stop routing to"), ("resume", "route again to")):
         sub = actions.add_parser(action, help=f"{what} a sender")
         sub.add_argument("name", type=_sender_name, help="the sender's name")
+    qr.add_arguments(
+        actions.add_parser("qr", help="draw a sender's QR code (or pairing code) to connect it")
+    )
 
 
 def _sender_name(value: str) -> str:
@@ -165,6 +169,9 @@ async def senders(settings: Settings, args: argparse.Namespace, out: IO[str]) ->
 
 
 def run(settings: Settings, args: argparse.Namespace) -> None:
-    code = asyncio.run(senders(settings, args, sys.stdout))
+    if args.action == "qr":
+        code = asyncio.run(qr.show(settings, args.name, args.pairing_number, sys.stdout))
+    else:
+        code = asyncio.run(senders(settings, args, sys.stdout))
     if code:
         sys.exit(code)

@@ -163,6 +163,19 @@ class SenderRegistry:
 
     # -- reads ----------------------------------------------------------------------------------
 
+    async def in_flight(self, name: str) -> int:
+        """Messages being sent through ``name`` now: the jobs in P:inflight whose message
+        take.lua routed to it. One ZRANGE and one pipelined HGET per in-flight job (at most
+        workers x max_jobs), so a delete can wait for a paused sender to drain."""
+        jobs: list[bytes] = await self.redis.zrange(self.keys.inflight, 0, -1)
+        if not jobs:
+            return 0
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for job in jobs:
+                pipe.hget(self.keys.message(self.keys.message_id_of(job.decode())), "sender")
+            senders = await pipe.execute()
+        return sum(1 for sender in senders if sender == name.encode())
+
     async def version(self) -> int:
         return int(await self.redis.get(self.keys.senders_version) or 0)
 

@@ -188,6 +188,10 @@ def test_no_replicas_where_an_autoscaler_owns_the_deployment(name: str) -> None:
     owned |= {s["spec"]["scaleTargetRef"]["name"] for s in by_kind(objs, "ScaledObject").values()}
     assert owned == {"zapq-api", "zapq-worker"}
     for deployment in by_kind(objs, "Deployment").values():
+        if deployment["metadata"]["name"] == "zapq-operator":  # one replica, always
+            assert deployment["spec"]["replicas"] == 1
+            assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+            continue
         assert "replicas" not in deployment["spec"], deployment["metadata"]["name"]
 
 

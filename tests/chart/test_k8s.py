@@ -236,7 +236,14 @@ def _rename(node: Any, names: dict[str, str]) -> Any:
     return names.get(node, node) if isinstance(node, str) else node
 
 
-COMBINATIONS = [[], ["scheduler"], ["external-redis"], ["scheduler", "external-redis"]]
+COMBINATIONS = [
+    [],
+    ["scheduler"],
+    ["external-redis"],
+    ["scheduler", "external-redis"],
+    ["operator"],
+    ["scheduler", "operator", "external-redis"],
+]
 
 
 @pytest.mark.parametrize("components", COMBINATIONS, ids=lambda c: "+".join(["base", *c]))
@@ -246,6 +253,10 @@ def test_kustomize_builds_what_helm_installs(tree: Path, components: list[str]) 
 
     namespace = built.pop(("Namespace", render_k8s.NAMESPACE))
     secret = built.pop(("Secret", render_k8s.SECRET_NAME))
+    for name in components:  # CRDs are not templates: Helm installs them from crds/ as they are
+        for crd in render_k8s.COMPONENT_CRDS.get(name, ()):
+            obj = built.pop(("CustomResourceDefinition", crd.removesuffix(".yaml")))
+            assert obj == yaml.safe_load((render_k8s.CHART_DIR / "crds" / crd).read_text())
     assert built == expected
     assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
     assert required_secret_keys(list(built.values())) <= set(secret["data"])

@@ -7,8 +7,10 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from service.devstack import free_port
+from service.evolution.admin import EvolutionAdmin, NewInstance
 from service.evolution.client import EvolutionClient
 from service.evolution.errors import (
     EvolutionInstanceNotFound,
@@ -116,17 +118,17 @@ async def test_typing_delay_is_sent_and_awaited(sim: SimControl, make_client: Fa
     assert sent.provider_id
 
 
-async def test_instance_lifecycle(sim: SimControl, make_client: Factory) -> None:
-    client = make_client()
-    created = await client.create_instance("ops", token="ops-token")
-    assert created["hash"] == "ops-token"
-    assert await client.connection_state("ops") == "close"
-    [row] = await client.fetch_instances("ops")
-    assert (row["name"], row["token"], row["connectionStatus"]) == ("ops", "ops-token", "close")
-    assert [r["name"] for r in await client.fetch_instances()] == ["zapq", "ops"]
-    await client.delete_instance("ops")
-    with pytest.raises(EvolutionInstanceNotFound):
-        await client.connection_state("ops")
+async def test_instance_lifecycle(sim: SimControl) -> None:
+    async with EvolutionAdmin(sim.url, SecretStr("evo-key")) as admin:
+        created = await admin.create_instance(NewInstance("ops", token=SecretStr("ops-token")))
+        assert created["hash"] == "ops-token"
+        assert await admin.connection_state("ops") == "close"
+        [row] = await admin.fetch_instances("ops")
+        assert (row["name"], row["token"], row["connectionStatus"]) == ("ops", "ops-token", "close")
+        assert [r["name"] for r in await admin.fetch_instances()] == ["zapq", "ops"]
+        await admin.delete_instance("ops")
+        with pytest.raises(EvolutionInstanceNotFound):
+            await admin.connection_state("ops")
 
 
 async def test_whatsapp_numbers(sim: SimControl, make_client: Factory) -> None:

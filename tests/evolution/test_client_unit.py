@@ -239,7 +239,7 @@ async def test_transport_errors_are_wrapped(raised: Exception, error: type[Evolu
     def fail(request: httpx.Request) -> httpx.Response:
         raise raised
 
-    for call in (send(fail), _state(fail)):
+    for call in (send(fail), _numbers(fail)):
         with pytest.raises(EvolutionError) as caught:
             await call
         assert type(caught.value) is error
@@ -247,6 +247,6 @@ async def test_transport_errors_are_wrapped(raised: Exception, error: type[Evolu
         assert caught.value.status_code is None
 
 
-async def _state(handler: Handler) -> str:
+async def _numbers(handler: Handler) -> list[dict[str, Any]]:
     async with EvolutionClient(SETTINGS, transport=httpx.MockTransport(handler)) as client:
-        return await client.connection_state()
+        return await client.whatsapp_numbers(["5511987650000"])
