@@ -28,6 +28,28 @@ def _split_commas(value: Any) -> Any:
     return value
 
 
+# An API key's scopes: send messages, read (and cancel) its own messages, operate the installation
+# (dead letters, senders, suppressions, erasure, any tenant's messages).
+Scope = Literal["messages:send", "messages:read", "admin"]
+SCOPES: tuple[Scope, ...] = ("messages:send", "messages:read", "admin")
+# A key's name is its tenant: stored on every message it creates, in audit lines and Redis keys.
+KEY_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
+
+
+class ApiKeySpec(BaseModel):
+    """One API key of ``ZAPQ_API__KEYS`` (a JSON list): ``zapq keys new`` prints the entry. The
+    secret itself is never configured, only its SHA-256."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=KEY_NAME_PATTERN)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    scopes: list[Scope] = Field(min_length=1)
+    # This key's quotas (default: api.requests_per_second / api.messages_per_day).
+    requests_per_second: float | None = Field(None, gt=0, le=100_000)
+    messages_per_day: int | None = Field(None, ge=1)
+
+
 class ApiSettings(BaseModel):
     host: str = "0.0.0.0"
     port: int = Field(8000, ge=1, le=65535)
@@ -48,6 +70,40 @@ class ApiSettings(BaseModel):
     # Largest base64 media (decoded): it is stored in Redis with the message until it is sent,
     # so 1 MiB (a boleto PDF is ~100 KB); larger files should be sent as an https URL.
     max_media_bytes: int = Field(1024 * 1024, ge=1024, le=16 * 1024 * 1024)
+    # Scoped API keys (JSON list of ApiKeySpec, from a Secret); ZAPQ_API_KEYS still works, as keys
+    # with every scope named after their id.
+    keys: list[ApiKeySpec] = Field(default_factory=list)
+    # Default per-key quotas, shared by every API pod through Redis (None: unlimited). Requests
+    # per second are counted on every authenticated request, refused with 429 and Retry-After.
+    requests_per_second: float | None = Field(None, gt=0, le=100_000)
+    # Requests that may arrive at once after an idle spell, on top of the per-second rate.
+    request_burst: int = Field(20, ge=1, le=100_000)
+    # Messages a key may enqueue per day (in pool.time_zone); 429 quota_exceeded past it.
+    messages_per_day: int | None = Field(None, ge=1)
+    # Request line + headers: 16 KiB (Node's default) holds any real client's headers and a key,
+    # while the server would otherwise buffer whatever a client sends (431 past it).
+    max_header_bytes: int = Field(16 * 1024, ge=1024, le=1024 * 1024)
+    # Request bodies held by one process at once. A JSON body costs ~20x its size in memory once
+    # parsed and validated (docs/api.md: two full 4 MiB batches peak at ~200 MB), so 8 MiB keeps a
+    # 256 MiB pod inside its limit; a request waits for room (503 after 10 s).
+    body_budget_bytes: int = Field(8 * 1024 * 1024, ge=1024)
+    # send_at / expires_at further than this from now are refused: a year covers any reminder,
+    # and bounds every record's TTL and every date the API formats.
+    max_schedule_days: int = Field(366, ge=1, le=3660)
+    # Replace a message's text and media by nothing once it is final (sent, failed, expired,
+    # cancelled; a dead letter keeps them until requeued or dropped): data minimisation (LGPD).
+    drop_text_when_final: bool = False
+    # Add a `tenant` label (the key's name, a bounded set) to zapq_tenant_* metrics; off: none.
+    tenant_metrics: bool = False
+
+    @field_validator("keys")
+    @classmethod
+    def _unique_keys(cls, value: list[ApiKeySpec]) -> list[ApiKeySpec]:
+        if len({key.name for key in value}) != len(value):
+            raise ValueError("key names must be unique (a name is a tenant)")
+        if len({key.sha256 for key in value}) != len(value):
+            raise ValueError("two keys have the same sha256")
+        return value
 
 
 class EvolutionSettings(BaseModel):

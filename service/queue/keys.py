@@ -22,6 +22,11 @@ P:sender:{name}:minute           hash    120 s after the last send: sends per se
 P:parked:{name}                  zset    none: jobs pinned to a sender that cannot take them now
                                          (paused, breaker open, daily limit); emptied when it can
 P:sticky:{phone}                 string  pool.sticky_ttl_seconds (7 days): the recipient's sender
+P:recipient:{phone}              zset    the longest life of a message of its own (expiry + the
+                                         longer retention), extended by each new message: ids
+                                         of the number's messages, for erasure
+P:quota:{tenant}:rate            string  burst / rate: an API key's request-rate GCRA (tat, ms)
+P:quota:{tenant}:day:{date}      string  2 days: messages an API key enqueued that day
 P:wake                           list    none: at most a few tokens that wake idle workers
 P:wake:promote                   list    none: at most one token: a message was scheduled or a
                                          retry set, the promoter looks again
@@ -149,6 +154,11 @@ class Keys:
         return f"{self.prefix}:wake:promote"
 
     @property
+    def suppressed(self) -> str:
+        """The suppression list (opt-outs): phone -> when, in unix ms."""
+        return f"{self.prefix}:suppressed"
+
+    @property
     def health_check(self) -> str:
         return f"{self.queue}:health-check"
 
@@ -168,6 +178,7 @@ class Keys:
             "SENDER": f"{self.prefix}:sender:",
             "PARKED": f"{self.prefix}:parked:",
             "STICKY": f"{self.prefix}:sticky:",
+            "RECIPIENT": f"{self.prefix}:recipient:",
             "ARQ_JOB": ARQ_JOB_PREFIX,
             "ARQ_RETRY": ARQ_RETRY_PREFIX,
             "JOB": self.prefix,
@@ -190,6 +201,15 @@ class Keys:
 
     def sticky(self, phone: str) -> str:
         return f"{self.prefix}:sticky:{phone}"
+
+    def recipient(self, phone: str) -> str:
+        return f"{self.prefix}:recipient:{phone}"
+
+    def quota_rate(self, tenant: str) -> str:
+        return f"{self.prefix}:quota:{tenant}:rate"
+
+    def quota_day(self, tenant: str, day: str) -> str:
+        return f"{self.prefix}:quota:{tenant}:day:{day}"
 
     def job_id(self, message_id: str, generation: int) -> str:
         return f"{self.prefix}{message_id}.{generation}"

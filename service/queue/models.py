@@ -255,6 +255,8 @@ class MessageRecord:
     sender: str | None = None
     #: Every transition in order: {"status": ..., "at_ms": ..., plus attempt / error_class}.
     history: list[dict[str, Any]] = field(default_factory=list)
+    #: The tenant that created it (the API key's name; "" for records without one).
+    key_id: str = ""
 
     @property
     def idempotency_key(self) -> str | None:
@@ -293,6 +295,7 @@ class MessageRecord:
             pinned_sender=_str(raw, "pin"),
             sender=_str(raw, "sender"),
             history=history,
+            key_id=_str(raw, "key_id") or "",
         )
 
 

@@ -26,7 +26,7 @@ import orjson
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
-from service.limits.shared import GCRA_LUA
+from service.limits.shared import GCRA_LUA, QUOTA_LUA
 from service.queue.arq_boundary import ARQ_JOB_LUA
 from service.queue.keys import BAND, JOB_EXTRA_TTL_MS, Keys, Priority
 from service.queue.models import (
@@ -45,6 +45,8 @@ class Spec:
 
     keys: tuple[str, ...]
     senders: bool = False
+    #: Built with limits/gcra.lua and limits/quota.lua (the API keys' quotas).
+    quotas: bool = False
 
 
 SPECS: dict[str, Spec] = {
@@ -62,6 +64,9 @@ SPECS: dict[str, Spec] = {
     "requeue": Spec(("dead", "queue", "wake")),
     "sender_put": Spec(("senders", "senders_version", "queue", "wake"), senders=True),
     "sender_delete": Spec(("senders", "senders_version", "queue", "wake"), senders=True),
+    "erase": Spec(("queue", "scheduled", "retry", "dead", "inflight", "suppressed")),
+    "quota_rate": Spec(("rate",), quotas=True),
+    "quota_day": Spec(("day",), quotas=True),
 }
 
 
@@ -117,9 +122,15 @@ def _file(name: str) -> str:
 
 def body(name: str) -> str:
     """The hand-written part of a script: lib.lua (+ senders.lua) and the script itself."""
-    senders = [GCRA_LUA, _file("senders")] if SPECS[name].senders else []
-    parts = [_file("lib"), *senders, _file(name)]
-    return "\n".join(parts)
+    return "\n".join([*_shared(name), _file(name)])
+
+
+def _shared(name: str) -> list[str]:
+    """The function libraries a script is built with, in order."""
+    spec = SPECS[name]
+    senders = [GCRA_LUA, _file("senders")] if spec.senders else []
+    quotas = ([] if spec.senders else [GCRA_LUA]) + [QUOTA_LUA] if spec.quotas else []
+    return [_file("lib"), *senders, *quotas]
 
 
 def source(name: str, keys: Keys) -> str:
@@ -171,7 +182,7 @@ _CALL = re.compile(r"\b(\w+)\(")
 
 def _functions(name: str) -> dict[str, str]:
     """The shared functions a script is built with (lib.lua, senders.lua), name -> source."""
-    shared = [_file("lib"), *([GCRA_LUA, _file("senders")] if SPECS[name].senders else [])]
+    shared = _shared(name)
     return {m.group(1): m.group(0) for part in shared for m in _FUNCTION.finditer(part)}
 
 

@@ -119,6 +119,9 @@ class MessageQueue:
         self._retention_ms = messages.retention_seconds * 1000
         self._dead_retention_ms = messages.dead_letter_retention_seconds * 1000
         self._validity_ms = messages.default_validity_seconds * 1000
+        # How long past its expiry a record may live: retention, or dead-letter retention after
+        # a death (the recipient index of erasure lives this long).
+        self._keep_ms = self._retention_ms + self._dead_retention_ms
         #: What the scripts route and decide with (settings.pool), handed to them as JSON.
         self.routing = orjson.dumps(settings.pool.script_config())
 
@@ -132,7 +135,8 @@ class MessageQueue:
         at_ms: int | None = None,
         idempotency_ttl_ms: int | None = None,
     ) -> list[EnqueueResult]:
-        """Enqueue many messages in one atomic round trip; idempotency keys are per ``key_id``.
+        """Enqueue many messages in one atomic round trip; ``key_id`` is the tenant (the API key's
+        name) that owns them: idempotency keys are per tenant.
 
         New idempotency keys live ``idempotency_ttl_ms`` (default: api.idempotency_ttl_seconds);
         the scheduler passes its own, longer, so that its dedupe window covers its send windows.
@@ -141,7 +145,7 @@ class MessageQueue:
         if not messages:
             return []
         now = at_ms if at_ms is not None else now_ms()
-        records = [self._record(message, now) for message in messages]
+        records = [self._record(message, now, key_id) for message in messages]
         args: list[Any] = [
             now,
             self._retention_ms,
@@ -155,7 +159,7 @@ class MessageQueue:
             for row, record in zip(rows, records, strict=True)
         ]
 
-    def _record(self, message: NewMessage, now: int) -> MessageRecord:
+    def _record(self, message: NewMessage, now: int, key_id: str) -> MessageRecord:
         scheduled = message.send_at_ms is not None and message.send_at_ms > now
         due: int = message.send_at_ms if scheduled else now  # type: ignore[assignment]
         status = Status.SCHEDULED if scheduled else Status.QUEUED
@@ -177,6 +181,7 @@ class MessageQueue:
             content=message.content,
             pinned_sender=message.sender,
             history=[{"status": str(status), "at_ms": now}],
+            key_id=key_id,
         )
 
     def _envelope(self, message: NewMessage, record: MessageRecord, key_id: str) -> bytes:
@@ -195,8 +200,16 @@ class MessageQueue:
                 "fp": message.fingerprint(),
                 "key_id": key_id,
                 "pin": message.sender or "",
+                "keep": self._keep_ms,
+                "lean": self._lean(record.content),
             }
         )
+
+    def _lean(self, content: Content) -> str:
+        """The payload once final under api.drop_text_when_final ("" when kept whole)."""
+        if not self.settings.api.drop_text_when_final:
+            return ""
+        return dataclasses.replace(content, text="", media=None).encode().decode()
 
     # -- reads ----------------------------------------------------------------------------------
 
