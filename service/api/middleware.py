@@ -12,9 +12,11 @@ from collections.abc import Mapping
 from typing import Any
 
 import orjson
+from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service import metrics
+from service.api.contract import operation_id
 from service.logging import REQUEST_ID, mask_phone
 
 audit_log = logging.getLogger("zapq.audit")
@@ -97,7 +99,7 @@ def _audit(scope: Scope, status: int) -> None:
         extra={
             "audit": True,
             "key": principal.name,
-            "action": getattr(route, "unique_id", None) or scope["path"],
+            "action": operation_id(route) if isinstance(route, APIRoute) else scope["path"],
             "method": scope["method"],
             "route": getattr(route, "path", None),
             "params": params,

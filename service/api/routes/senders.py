@@ -72,7 +72,11 @@ async def get_sender(name: Name, registry: SendersDep, _: AdminKey) -> SenderOut
     return _out(await _state(registry, name))
 
 
-@router.put("/{name}", response_model=SenderOut, responses=_ERRORS)
+@router.put(
+    "/{name}",
+    response_model=SenderOut,
+    responses={**_ERRORS, 201: {"model": SenderOut, "description": "Created."}},
+)
 async def put_sender(
     name: Name, body: SenderOptions, registry: SendersDep, response: Response, _: AdminKey
 ) -> SenderOut:
