@@ -70,8 +70,8 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @contextmanager
-def api_process(redis_url: str, log: Path, **env: str) -> Iterator[str]:
-    """A real `zapq api` on a loopback port; yields its base URL."""
+def api_process(redis_url: str, log: Path, **env: str) -> Iterator[tuple[str, int]]:
+    """A real `zapq api` on a loopback port; yields its base URL and PID."""
     port = free_port()
     environ = zapq_env(redis_url, "http://127.0.0.1:9", ZAPQ_LOG_LEVEL="INFO", **env)
     args = [sys.executable, "-m", "service", "api", "--host", "127.0.0.1", "--port", str(port)]
@@ -79,6 +79,6 @@ def api_process(redis_url: str, log: Path, **env: str) -> Iterator[str]:
         proc = subprocess.Popen(args, env=environ, stdout=out, stderr=out)
     try:
         wait_for_port(port, timeout_seconds=30, proc=proc)
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", proc.pid
     finally:
         stop_process(proc, timeout_seconds=20)
