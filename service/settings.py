@@ -13,7 +13,14 @@ from functools import lru_cache
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from service.config_errors import SettingProblem
@@ -200,6 +207,13 @@ def _known_zone(value: str) -> str:
 SENDER_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
 
 
+def _number(value: Any) -> Any:
+    """JSON numbers only: "5" or true is not a rate (pydantic's lax mode would take them)."""
+    if isinstance(value, str | bool):
+        raise ValueError("must be a number")
+    return value
+
+
 class SenderOptions(BaseModel):
     """One sender: one Evolution instance (one WhatsApp number) and what it may safely send.
     ``PUT /v1/senders/{name}`` takes these; ``ZAPQ_SENDERS`` a JSON list of SenderSpec."""
@@ -215,19 +229,22 @@ class SenderOptions(BaseModel):
     # Sends per second on this number, shared by every pod: 50 is the product's promise per number
     # and about what WhatsApp's Cloud API allows (80/s); unofficial (Baileys) numbers are banned at
     # far lower rates: set them lower.
-    rate_per_second: float = Field(50.0, gt=0, le=1000)
+    rate_per_second: float = Field(50.0, ge=0.001, le=1000)
     # Sends that may go at once after an idle spell; any 1-s window holds at most rate + burst.
     burst: int = Field(10, ge=1, le=1000)
     # Sends per day in ``time_zone`` (None: no daily limit); warm-up plans for new numbers use it.
-    daily_limit: int | None = Field(None, ge=1)
+    # At most a million: far past what one number may send a day, and an exact integer in Lua.
+    daily_limit: int | None = Field(None, ge=1, le=1_000_000)
     # The day of daily_limit (default: ZAPQ_POOL__TIME_ZONE).
     time_zone: str | None = None
-    paused: bool = False
+    paused: bool = Field(False, strict=True)
 
     @field_validator("time_zone")
     @classmethod
     def _zone(cls, value: str | None) -> str | None:
         return None if value is None else _known_zone(value)
+
+    _numbers = field_validator("rate_per_second", "burst", "daily_limit", mode="before")(_number)
 
 
 class SenderSpec(SenderOptions):

@@ -94,6 +94,7 @@ def _limits(schemas: dict[str, Any], settings: Settings) -> None:
     for name in ("TextMessageIn", "MediaMessageIn"):
         schemas[name]["properties"]["text"]["maxLength"] = settings.api.max_text_chars
     schemas["BatchIn"]["properties"]["messages"]["maxItems"] = settings.api.max_batch_items
+    schemas["MediaIn"]["properties"]["media"]["maxLength"] = 4 * (settings.api.max_media_bytes // 3)
 
 
 def document(app: FastAPI, settings: Settings) -> dict[str, Any]:

@@ -43,6 +43,10 @@ def required_scope(route: BaseRoute) -> KeyScope | None:
     return None
 
 
+def _params(route: RouteContext) -> int:
+    return (route.path or "").count("{")
+
+
 def _json_content(headers: dict[bytes, bytes]) -> bool:
     media = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
     return media == b"application/json" or media.endswith(b"+json")
@@ -81,13 +85,20 @@ class RouteGuard:
         methods the path has."""
         if self._routes is None:
             self._routes = list(iter_route_contexts(self.api.router.routes))
-        allowed: set[str] = set()
+        full: RouteContext | None = None
+        partial: list[RouteContext] = []
         for route in self._routes:
             match, _ = route.matches(scope)
-            if match is Match.FULL:
-                return route.original_route, allowed
-            if match is Match.PARTIAL:
-                allowed |= route.methods or set()
+            if match is Match.FULL and full is None:
+                full = route
+            elif match is Match.PARTIAL:
+                partial.append(route)
+        # /v1/messages/batch also fits /v1/messages/{message_id}: the path is the literal one's,
+        # so GET /v1/messages/batch is a 405, not a bad message id.
+        fewest = min((_params(route) for route in partial), default=99)
+        if full is not None and _params(full) <= fewest:
+            return full.original_route, set()
+        allowed = {m for r in partial if _params(r) == fewest for m in r.methods or ()}
         return None, allowed
 
     def _scope_of(self, route: BaseRoute) -> KeyScope | None:

@@ -13,12 +13,23 @@ from service.settings import SENDER_NAME_PATTERN
 Scalar = str | int | float | bool | None
 
 
+# An https URL with a host, or raw base64 (no line breaks, padded): what Evolution takes.
+MEDIA_PATTERN = (
+    r"^(https://[A-Za-z0-9.-]+(:[0-9]{1,5})?([/?#][^\s]{0,2000})?"
+    r"|([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?)$"
+)
+#: The schema shows the base64 length of api.max_media_bytes (contract.py).
+MEDIA_LIMIT = 4 * (16 * 1024 * 1024 // 3)
+
+
 class MediaIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     mediatype: Literal["image", "document", "video", "audio"]
     media: str = Field(
         min_length=1,
+        max_length=MEDIA_LIMIT,
+        pattern=MEDIA_PATTERN,
         description="An https URL (Evolution downloads it when it sends: it must still be valid "
         "then, retries included) or raw base64 without a data: prefix (at most "
         "api.max_media_bytes once decoded).",
