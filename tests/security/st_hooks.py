@@ -1,11 +1,11 @@
 """schemathesis hooks (SCHEMATHESIS_HOOKS=tests.security.st_hooks): what the schema cannot say.
 
 The schema gives every constraint on one field; a few rules relate a field to the world or to
-another field (a number phonenumbers knows, an IANA time zone, an expiry in the future and after send_at, a base64
-document's file name, no caption on audio, a sender that exists, the Idempotency-Key header equal
-to the body's key, metadata under api.max_metadata_bytes). The fuzzer learns the phone format
-here, and each request it generates as *valid* is made to follow these rules before it is sent;
-requests generated as invalid are left alone, so they must still be refused.
+another field: a number phonenumbers knows, an IANA time zone, an expiry in the future and after
+send_at, a base64 document's file name, no caption on audio, a sender that exists, the
+Idempotency-Key header equal to the body's key, metadata under api.max_metadata_bytes. The fuzzer
+learns the phone format here, and each request it generates as *valid* is made to follow these
+rules before it is sent; requests generated as invalid are left alone, so they must be refused.
 """
 
 from __future__ import annotations
