@@ -60,7 +60,12 @@ SHORT_KINDS = {"HorizontalPodAutoscaler": "hpa", "PodDisruptionBudget": "pdb"}
 SECRET_KEYS: dict[str, tuple[str, str]] = {
     "api-keys": (
         "API keys `zapq api` accepts (Authorization: Bearer <key>), comma-separated.",
-        "api-keys=change-me-key-1,change-me-key-2",
+        "api-keys=<32 random hex digits, e.g. openssl rand -hex 16>",
+    ),
+    "api-key-hashes": (
+        "Optional: scoped API keys (ZAPQ_API__KEYS), a JSON list from `zapq keys new NAME "
+        "--scopes ...` (name, sha256 of the secret, scopes); the secrets stay with the clients.",
+        'api-key-hashes=[{"name": "billing", "sha256": "<64 hex>", "scopes": ["messages:send"]}]',
     ),
     "evolution-api-key": (
         "The Evolution API key (its global apikey or the instance token).",

@@ -100,8 +100,9 @@ class ApiSettings(BaseModel):
     # Replace a message's text and media by nothing once it is final (sent, failed, expired,
     # cancelled; a dead letter keeps them until requeued or dropped): data minimisation (LGPD).
     drop_text_when_final: bool = False
-    # Add a `tenant` label (the key's name, a bounded set) to zapq_tenant_* metrics; off: none.
-    tenant_metrics: bool = False
+    # Seed the sender pool from ZAPQ_SENDERS at start-up. The chart turns it off for the API:
+    # the workers seed it, and the API then needs neither the senders nor the Evolution key.
+    seed_senders: bool = True
 
     @field_validator("keys")
     @classmethod

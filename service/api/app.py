@@ -40,7 +40,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.queue, settings.pool.time_zone, settings.api.request_burst
         )
         app.state.senders = SenderRegistry(app.state.queue)
-        await _bootstrap(app.state.senders)
+        if settings.api.seed_senders:
+            await _bootstrap(app.state.senders)
         app.state.gauges = QueueGauges(
             app.state.queue, app.state.senders, settings.worker.stats_interval_seconds
         )
