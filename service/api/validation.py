@@ -23,6 +23,7 @@ _PATTERN_MESSAGES = {
     "to": "not a phone number (digits, with an optional +country and separators)",
     "text": "must not be empty",
     "phone": "not a phone number (digits, with an optional +country and separators)",
+    "media": "must be an https URL or raw base64 (no data: prefix, no line breaks)",
 }
 _MESSAGE: TypeAdapter[TextMessageIn | MediaMessageIn] = TypeAdapter(MessageIn)
 Body = TextMessageIn | MediaMessageIn
