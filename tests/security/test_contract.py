@@ -20,6 +20,7 @@ from tests.conftest import require_tool
 from tests.security.conftest import KEYS, api_process, key_entries
 
 BIN = Path(sys.executable).parent
+ROOT = str(Path(__file__).resolve().parents[2])
 
 
 def test_operation_ids_read_as_methods(app: FastAPI) -> None:
@@ -74,7 +75,9 @@ def test_schemathesis_finds_nothing(redis_url: str, redis: object, tmp_path: Pat
                 "none",
                 "--no-color",
             ],
-            env={**os.environ, "SCHEMATHESIS_HOOKS": "tests.security.st_hooks"},
+            # Run elsewhere: schemathesis leaves a cache folder in its working directory.
+            cwd=tmp_path,
+            env={**os.environ, "SCHEMATHESIS_HOOKS": "tests.security.st_hooks", "PYTHONPATH": ROOT},
             capture_output=True,
             text=True,
             timeout=600,
