@@ -31,7 +31,7 @@ def zapq_env(redis_url: str, sim_url: str, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         ZAPQ_REDIS_URL=redis_url,
-        ZAPQ_API_KEYS="bench-key",
+        ZAPQ_API_KEYS="bench-key-2b7f4e91c05d48a3b6e0f1c9d8a7e523",
         ZAPQ_EVOLUTION__BASE_URL=sim_url,
         ZAPQ_EVOLUTION__API_KEY="evo-key",
         ZAPQ_EVOLUTION__INSTANCE="zapq",

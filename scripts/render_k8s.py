@@ -64,7 +64,12 @@ SHORT_KINDS = {"HorizontalPodAutoscaler": "hpa", "PodDisruptionBudget": "pdb"}
 SECRET_KEYS: dict[str, tuple[str, str]] = {
     "api-keys": (
         "API keys `zapq api` accepts (Authorization: Bearer <key>), comma-separated.",
-        "api-keys=change-me-key-1,change-me-key-2",
+        "api-keys=<32 random hex digits, e.g. openssl rand -hex 16>",
+    ),
+    "api-key-hashes": (
+        "Optional: scoped API keys (ZAPQ_API__KEYS), a JSON list from `zapq keys new NAME "
+        "--scopes ...` (name, sha256 of the secret, scopes); the secrets stay with the clients.",
+        'api-key-hashes=[{"name": "billing", "sha256": "<64 hex>", "scopes": ["messages:send"]}]',
     ),
     "evolution-api-key": (
         "The Evolution API key (its global apikey or the instance token).",
@@ -81,9 +86,15 @@ SECRET_KEYS: dict[str, tuple[str, str]] = {
         "redis-url=redis://:change-me-hex-password@zapq-redis:6379/0",
     ),
     "evolution-webhook-token": (
-        "Required by components/operator: zapq's webhook token, which the operator sets on every "
-        "Evolution instance's webhook (and the API checks, ZAPQ_EVOLUTION__WEBHOOK_TOKEN).",
-        "evolution-webhook-token=change-me-webhook-token",
+        "What Evolution's webhooks must carry (ZAPQ_EVOLUTION__WEBHOOK_TOKEN, 32 characters at "
+        "least, e.g. openssl rand -hex 32): the API checks it, components/operator sets it on "
+        "every instance. Empty: webhooks refused (no receipts, no opt-outs).",
+        "evolution-webhook-token=<64 random hex digits: openssl rand -hex 32>",
+    ),
+    "callbacks-signing-secret": (
+        "Optional: the client callbacks' Standard Webhooks secret (ZAPQ_CALLBACKS__SIGNING_SECRET, "
+        "whsec_ + base64 of 24 to 64 random bytes); only the workers read it. Empty: unsigned.",
+        "# callbacks-signing-secret=whsec_<base64 of 32 random bytes: openssl rand -base64 32>",
     ),
     "schedule-source-token": (
         "Optional (components/scheduler, http source): the billing API's bearer token.",

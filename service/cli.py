@@ -19,8 +19,14 @@ def _api(args: argparse.Namespace) -> None:
     import uvicorn
 
     from service.api.app import create_app
+    from service.api.server import bounded_http
+    from service.auth.keys import weak_key_problems
+    from service.config_errors import fail
 
     settings = load_settings()
+    problems = weak_key_problems(settings)
+    if problems:
+        fail([f"invalid setting {problem}" for problem in problems])
     configure_logging(settings.log_level)
     # One process per pod: scale with replicas, so prometheus-client needs no multiprocess mode.
     uvicorn.run(
@@ -30,7 +36,7 @@ def _api(args: argparse.Namespace) -> None:
         log_config=None,
         access_log=False,
         loop="uvloop",
-        http="httptools",
+        http=bounded_http(settings.api.max_header_bytes),
         timeout_graceful_shutdown=10,
     )
 
@@ -94,6 +100,12 @@ def _operator(_: argparse.Namespace) -> None:
     run(settings)
 
 
+def _keys(args: argparse.Namespace) -> None:
+    from service.auth.cli import run
+
+    run(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="zapq", description="WhatsApp notifications at scale.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -143,6 +155,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     senders_cli.add_arguments(senders)
     senders.set_defaults(handler=_senders)
+
+    keys = sub.add_parser("keys", help="make an API key (prints its secret once)")
+    from service.auth import cli as keys_cli
+
+    keys_cli.add_arguments(keys)
+    keys.set_defaults(handler=_keys)
 
     dev = sub.add_parser(
         "dev", help="run the whole stack locally: Redis, simulator, API, 2 workers"

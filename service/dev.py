@@ -32,7 +32,7 @@ def _spawn(name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[
 def run_dev(args: argparse.Namespace) -> None:
     data_dir = Path(args.data_dir).resolve()
     children: list[tuple[str, subprocess.Popen[bytes]]] = []
-    api_key = os.environ.get("ZAPQ_API_KEYS", "").split(",")[0] or f"dev-{secrets.token_hex(8)}"
+    api_key = os.environ.get("ZAPQ_API_KEYS", "").split(",")[0] or f"dev-{secrets.token_hex(16)}"
     with ExitStack() as stack:
         # Children first in, last out: workers drain before the API, Redis stops last.
         redis_url = stack.enter_context(redis_server(data_dir / "redis", appendonly=True))

@@ -32,6 +32,13 @@ class RecipientOptedOut(ValidationFailed):
     code = "recipient_opted_out"
 
 
+class MalformedJson(ServiceError):
+    """A body that is not valid JSON (answered with the same envelope as every other error)."""
+
+    status_code = 400
+    code = "malformed_json"
+
+
 class Unauthorized(ServiceError):
     status_code = 401
     code = "unauthorized"
@@ -59,3 +66,33 @@ class Unavailable(ServiceError):
 
     status_code = 503
     code = "unavailable"
+
+
+class Forbidden(ServiceError):
+    """The key is valid but lacks the scope the route needs."""
+
+    status_code = 403
+    code = "forbidden"
+
+
+class RateLimited(ServiceError):
+    """The key's requests per second are used up: retry after ``retry_after_seconds``."""
+
+    status_code = 429
+    code = "rate_limited"
+
+    def __init__(self, detail: Any = None, retry_after_seconds: int = 1) -> None:
+        super().__init__(detail)
+        self.retry_after_seconds = retry_after_seconds
+
+
+class QuotaExceeded(RateLimited):
+    """The key's messages per day are used up (until its next day, in pool.time_zone)."""
+
+    code = "quota_exceeded"
+
+
+class IdempotencyConflict(Conflict):
+    """The idempotency key was already used with a different request: nothing was enqueued."""
+
+    code = "idempotency_conflict"

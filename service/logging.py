@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from contextvars import ContextVar
 from typing import Any
 
 import orjson
@@ -16,6 +17,10 @@ import orjson
 # Attributes every LogRecord has; anything else on a record came from `extra=` and is emitted as a
 # field.
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+
+
+#: The HTTP request being served (X-Request-ID): every line logged while serving it carries it.
+REQUEST_ID: ContextVar[str | None] = ContextVar("zapq_request_id", default=None)
 
 
 class JsonFormatter(logging.Formatter):
@@ -27,6 +32,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
+        request_id = REQUEST_ID.get()
+        if request_id is not None:
+            entry["request_id"] = request_id
         for key, value in record.__dict__.items():
             if key not in _STANDARD and not key.startswith("_"):
                 entry[key] = value

@@ -8,6 +8,7 @@ Every duration carries its unit in its name; the README's configuration table li
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from functools import lru_cache
@@ -50,6 +51,28 @@ RetryDelays = Annotated[
 ]
 
 
+# An API key's scopes: send messages, read (and cancel) its own messages, operate the installation
+# (dead letters, senders, suppressions, erasure, any tenant's messages).
+Scope = Literal["messages:send", "messages:read", "admin"]
+SCOPES: tuple[Scope, ...] = ("messages:send", "messages:read", "admin")
+# A key's name is its tenant: stored on every message it creates, in audit lines and Redis keys.
+KEY_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
+
+
+class ApiKeySpec(BaseModel):
+    """One API key of ``ZAPQ_API__KEYS`` (a JSON list): ``zapq keys new`` prints the entry. The
+    secret itself is never configured, only its SHA-256."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=KEY_NAME_PATTERN)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    scopes: list[Scope] = Field(min_length=1)
+    # This key's quotas (default: api.requests_per_second / api.messages_per_day).
+    requests_per_second: float | None = Field(None, gt=0, le=100_000)
+    messages_per_day: int | None = Field(None, ge=1)
+
+
 class ApiSettings(BaseModel):
     host: str = "0.0.0.0"
     port: int = Field(8000, ge=1, le=65535)
@@ -70,6 +93,41 @@ class ApiSettings(BaseModel):
     # Largest base64 media (decoded): it is stored in Redis with the message until it is sent,
     # so 1 MiB (a boleto PDF is ~100 KB); larger files should be sent as an https URL.
     max_media_bytes: int = Field(1024 * 1024, ge=1024, le=16 * 1024 * 1024)
+    # Scoped API keys (JSON list of ApiKeySpec, from a Secret); ZAPQ_API_KEYS still works, as keys
+    # with every scope named after their id.
+    keys: list[ApiKeySpec] = Field(default_factory=list)
+    # Default per-key quotas, shared by every API pod through Redis (None: unlimited). Requests
+    # per second are counted on every authenticated request, refused with 429 and Retry-After.
+    requests_per_second: float | None = Field(None, gt=0, le=100_000)
+    # Requests that may arrive at once after an idle spell, on top of the per-second rate.
+    request_burst: int = Field(20, ge=1, le=100_000)
+    # Messages a key may enqueue per day (in pool.time_zone); 429 quota_exceeded past it.
+    messages_per_day: int | None = Field(None, ge=1)
+    # Request line + headers: 16 KiB (Node's default) holds any real client's headers and a key,
+    # while the server would otherwise buffer whatever a client sends (431 past it).
+    max_header_bytes: int = Field(16 * 1024, ge=1024, le=1024 * 1024)
+    # Request bodies held by one process at once. A JSON body costs ~20x its size in memory once
+    # parsed and validated (docs/api.md: two full 4 MiB batches peak at ~200 MB), so 8 MiB keeps a
+    # 256 MiB pod inside its limit; a request waits for room (503 after 10 s).
+    body_budget_bytes: int = Field(8 * 1024 * 1024, ge=1024)
+    # send_at / expires_at further than this from now are refused: a year covers any reminder,
+    # and bounds every record's TTL and every date the API formats.
+    max_schedule_days: int = Field(366, ge=1, le=3660)
+    # Replace a message's text and media by nothing once it is final (sent, failed, expired,
+    # cancelled; a dead letter keeps them until requeued or dropped): data minimisation (LGPD).
+    drop_text_when_final: bool = False
+    # Seed the sender pool from ZAPQ_SENDERS at start-up. The chart turns it off for the API:
+    # the workers seed it, and the API then needs neither the senders nor the Evolution key.
+    seed_senders: bool = True
+
+    @field_validator("keys")
+    @classmethod
+    def _unique_keys(cls, value: list[ApiKeySpec]) -> list[ApiKeySpec]:
+        if len({key.name for key in value}) != len(value):
+            raise ValueError("key names must be unique (a name is a tenant)")
+        if len({key.sha256 for key in value}) != len(value):
+            raise ValueError("two keys have the same sha256")
+        return value
 
 
 class EvolutionSettings(BaseModel):
@@ -165,6 +223,13 @@ def _known_zone(value: str) -> str:
 SENDER_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
 
 
+def _number(value: Any) -> Any:
+    """JSON numbers only: "5" or true is not a rate (pydantic's lax mode would take them)."""
+    if isinstance(value, str | bool):
+        raise ValueError("must be a number")
+    return value
+
+
 class SenderOptions(BaseModel):
     """One sender: one Evolution instance (one WhatsApp number) and what it may safely send.
     ``PUT /v1/senders/{name}`` takes these; ``ZAPQ_SENDERS`` a JSON list of SenderSpec."""
@@ -180,19 +245,22 @@ class SenderOptions(BaseModel):
     # Sends per second on this number, shared by every pod: 50 is the product's promise per number
     # and about what WhatsApp's Cloud API allows (80/s); unofficial (Baileys) numbers are banned at
     # far lower rates: set them lower.
-    rate_per_second: float = Field(50.0, gt=0, le=1000)
+    rate_per_second: float = Field(50.0, ge=0.001, le=1000)
     # Sends that may go at once after an idle spell; any 1-s window holds at most rate + burst.
     burst: int = Field(10, ge=1, le=1000)
     # Sends per day in ``time_zone`` (None: no daily limit); warm-up plans for new numbers use it.
-    daily_limit: int | None = Field(None, ge=1)
+    # At most a million: far past what one number may send a day, and an exact integer in Lua.
+    daily_limit: int | None = Field(None, ge=1, le=1_000_000)
     # The day of daily_limit (default: ZAPQ_POOL__TIME_ZONE).
     time_zone: str | None = None
-    paused: bool = False
+    paused: bool = Field(False, strict=True)
 
     @field_validator("time_zone")
     @classmethod
     def _zone(cls, value: str | None) -> str | None:
         return None if value is None else _known_zone(value)
+
+    _numbers = field_validator("rate_per_second", "burst", "daily_limit", mode="before")(_number)
 
 
 class SenderSpec(SenderOptions):
@@ -308,8 +376,9 @@ class CallbackSettings(BaseModel):
 
     # Where a message's events go when the request names no callback_url (empty: none).
     default_url: str = ""
-    # Per API key: {"<key id>": "https://..."}, the key id being the first 16 hex characters of
-    # the key's SHA-256 (printf %s "$KEY" | sha256sum | cut -c1-16); wins over default_url.
+    # Per API key: {"<key name>": "https://..."}: the name of a ZAPQ_API__KEYS entry, or for a
+    # plain ZAPQ_API_KEYS key the first 16 hex characters of its SHA-256
+    # (printf %s "$KEY" | sha256sum | cut -c1-16); wins over default_url.
     key_urls: dict[str, str] = Field(default_factory=dict)
     # Where inbound.message and recipient.opted_out go (empty: default_url).
     inbound_url: str = ""
@@ -356,9 +425,10 @@ class CallbackSettings(BaseModel):
     @field_validator("key_urls")
     @classmethod
     def _key_urls(cls, value: dict[str, str]) -> dict[str, str]:
-        for key_id, url in value.items():
-            if not _KEY_ID.fullmatch(key_id):
-                raise ValueError("keys must be API key ids (16 hex characters)")
+        for name in value:
+            if not re.fullmatch(KEY_NAME_PATTERN, name):
+                raise ValueError("keys must be API key names")
+        for url in value.values():
             if not _HTTP_URL.match(url):
                 raise ValueError("values must be http:// or https:// URLs with a host")
         return value
@@ -371,9 +441,9 @@ class CallbackSettings(BaseModel):
             raise ValueError("must be whsec_ followed by the base64 of 24 to 64 bytes")
         return value
 
-    def url_for(self, key_id: str) -> str:
-        """The endpoint of a message enqueued with API key ``key_id`` that names none."""
-        return self.key_urls.get(key_id, self.default_url)
+    def url_for(self, tenant: str) -> str:
+        """The endpoint of a message enqueued by API key ``tenant`` (its name) that names none."""
+        return self.key_urls.get(tenant, self.default_url)
 
     @property
     def lease_seconds(self) -> float:
@@ -383,7 +453,6 @@ class CallbackSettings(BaseModel):
 
 
 _HTTP_URL = re.compile(r"^https?://[^/?#\s]+")
-_KEY_ID = re.compile(r"[0-9a-f]{16}")
 # 24 to 64 bytes of base64: 32 to 88 characters (Standard Webhooks secrets are 24-64 bytes).
 _WHSEC = re.compile(r"whsec_[A-Za-z0-9+/]{32,88}={0,2}")
 
@@ -472,13 +541,14 @@ class Settings(BaseSettings):
     def _callback_keys_exist(self) -> Settings:
         """A callbacks.key_urls entry must name a configured API key (a typo would silently send
         that key's events to the default endpoint, or nowhere)."""
-        from service.queue.store import api_key_id  # the one definition of a key id
-
-        known = {api_key_id(key.get_secret_value()) for key in self.api_keys}
+        known = {spec.name for spec in self.api.keys} | {
+            hashlib.sha256(key.get_secret_value().encode()).hexdigest()[:16]
+            for key in self.api_keys
+        }  # a plain key's name (service/auth/keys.key_id)
         if set(self.callbacks.key_urls) - known:
             raise SettingProblem(
-                ["callbacks.key_urls", "api_keys"],
-                "every key id of the callback URLs must be the id of a configured API key",
+                ["callbacks.key_urls", "api.keys", "api_keys"],
+                "every key of the callback URLs must name a configured API key",
             )
         return self
 

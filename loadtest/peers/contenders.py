@@ -85,7 +85,7 @@ def _zapq_enqueue(run: Run) -> float:
         process(["-m", "service", "api", "--port", str(port)], env, port),
         httpx.Client(
             base_url=f"http://127.0.0.1:{port}",
-            headers={"Authorization": "Bearer bench-key"},
+            headers={"Authorization": "Bearer bench-key-2b7f4e91c05d48a3b6e0f1c9d8a7e523"},
             timeout=60,
         ) as api,
     ):

@@ -1,53 +1,50 @@
-"""FastAPI dependencies: one-line Annotated accessors over what the lifespan built."""
+"""FastAPI dependencies: one-line Annotated accessors over what the lifespan built, and the
+caller's key (auth.py). Async, so FastAPI runs none of them in its thread pool."""
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
 
-from service.errors import Unauthorized
-from service.queue.store import MessageQueue, api_key_id
+from service.api.auth import AdminKey, ReaderKey, SenderKey
+from service.limits.quotas import Quotas
+from service.queue.store import MessageQueue
 from service.senders.registry import SenderRegistry
 from service.settings import Settings
 
+__all__ = [
+    "AdminKey",
+    "QueueDep",
+    "QuotasDep",
+    "ReaderKey",
+    "SenderKey",
+    "SendersDep",
+    "SettingsDep",
+]
 
-def get_settings(request: Request) -> Settings:
+
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_queue(request: Request) -> MessageQueue:
+async def get_queue(request: Request) -> MessageQueue:
     queue: MessageQueue = request.app.state.queue
     return queue
 
 
-def get_senders(request: Request) -> SenderRegistry:
+async def get_senders(request: Request) -> SenderRegistry:
     registry: SenderRegistry = request.app.state.senders
     return registry
 
 
-def authenticate(
-    settings: Annotated[Settings, Depends(get_settings)],
-    authorization: Annotated[str | None, Header()] = None,
-) -> str:
-    """Check ``Authorization: Bearer <key>``; returns the key's id (its idempotency namespace)."""
-    scheme, _, key = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not key:
-        raise Unauthorized("missing Authorization: Bearer <api key>")
-    # Compare with every configured key in constant time, so timing reveals neither key nor
-    # position.
-    matches = [
-        hmac.compare_digest(key.encode(), known.get_secret_value().encode())
-        for known in settings.api_keys
-    ]
-    if not any(matches):
-        raise Unauthorized("unknown API key")
-    return api_key_id(key)
+async def get_quotas(request: Request) -> Quotas:
+    quotas: Quotas = request.app.state.quotas
+    return quotas
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 QueueDep = Annotated[MessageQueue, Depends(get_queue)]
 SendersDep = Annotated[SenderRegistry, Depends(get_senders)]
-KeyIdDep = Annotated[str, Depends(authenticate)]
+QuotasDep = Annotated[Quotas, Depends(get_quotas)]

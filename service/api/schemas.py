@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Discriminator, Field, Tag
 
 from service.queue.callbacks import DeadCallback
 from service.queue.models import MessageRecord
@@ -15,12 +15,23 @@ from service.settings import SENDER_NAME_PATTERN
 Scalar = str | int | float | bool | None
 
 
+# An https URL with a host, or raw base64 (no line breaks, padded): what Evolution takes.
+MEDIA_PATTERN = (
+    r"^(https://[A-Za-z0-9.-]+(:[0-9]{1,5})?([/?#][^\s]{0,2000})?"
+    r"|([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?)$"
+)
+#: The schema shows the base64 length of api.max_media_bytes (contract.py).
+MEDIA_LIMIT = 4 * (16 * 1024 * 1024 // 3)
+
+
 class MediaIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     mediatype: Literal["image", "document", "video", "audio"]
     media: str = Field(
         min_length=1,
+        max_length=MEDIA_LIMIT,
+        pattern=MEDIA_PATTERN,
         description="An https URL (Evolution downloads it when it sends: it must still be valid "
         "then, retries included) or raw base64 without a data: prefix (at most "
         "api.max_media_bytes once decoded).",
@@ -37,27 +48,36 @@ class MediaIn(BaseModel):
     )
 
 
-class MessageIn(BaseModel):
+# What a phone number may look like in a request (digits with the usual separators, an optional
+# +country); whether it is a real number is for phonenumbers (422 naming `to`).
+PHONE_PATTERN = r"^\+?[0-9(][0-9 ().-]{5,31}$"
+#: The longest text the schema allows; the OpenAPI document shows api.max_text_chars (contract.py).
+TEXT_LIMIT = 65_536
+
+
+class _MessageBase(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     to: str = Field(
+        pattern=PHONE_PATTERN,
         description="Recipient phone; without +country it is read in messages.default_region.",
         examples=["+55 11 99999-9999"],
+        json_schema_extra={"format": "phone"},
     )
-    kind: Literal["text", "media"] = "text"
-    text: str = Field(
-        "",
-        description="The message (kind text: required, at most api.max_text_chars characters), "
-        "or the caption of an image, video or document (kind media: optional).",
-    )
-    media: MediaIn | None = Field(None, description="The attachment (kind media only).")
     priority: Literal["urgent", "normal", "low"] = "normal"
-    send_at: AwareDatetime | None = Field(None, description="Do not send before this time.")
+    send_at: AwareDatetime | None = Field(
+        None,
+        description="Do not send before this time; at most api.max_schedule_days from now.",
+    )
     expires_at: AwareDatetime | None = Field(
-        None, description="Do not send after this time (default: due time + default validity)."
+        None,
+        description="Do not send after this time (default: due time + default validity); in "
+        "the future, after send_at, at most api.max_schedule_days from now.",
     )
     idempotency_key: str | None = Field(None, min_length=1, max_length=255)
-    metadata: dict[str, Scalar] | None = Field(None, description="Free-form, returned as given.")
+    metadata: dict[str, Scalar] | None = Field(
+        None, description="Free-form, returned as given; at most api.max_metadata_bytes as JSON."
+    )
     sender: str | None = Field(
         None,
         pattern=SENDER_NAME_PATTERN,
@@ -73,11 +93,53 @@ class MessageIn(BaseModel):
     )
 
 
+class TextMessageIn(_MessageBase):
+    """A text message (``kind`` may be left out)."""
+
+    kind: Literal["text"] = "text"
+    text: str = Field(
+        min_length=1,
+        max_length=TEXT_LIMIT,
+        pattern=r"\S",
+        description="The message: at most api.max_text_chars characters, not only blanks.",
+    )
+
+
+class MediaMessageIn(_MessageBase):
+    """An attachment, with ``text`` as its caption (image, video, document)."""
+
+    kind: Literal["media"]
+    media: MediaIn = Field(description="The attachment.")
+    text: str = Field(
+        "",
+        max_length=TEXT_LIMIT,
+        description="The caption (image, video and document only; audio carries none).",
+    )
+
+
+def _kind(value: Any) -> str:
+    kind = value.get("kind", "text") if isinstance(value, dict) else getattr(value, "kind", "")
+    return kind if kind in ("text", "media") else "text"
+
+
+#: One message: which model validates it is decided by ``kind`` (text when left out), so that a
+#: text message needs its text and a media message its media, in the schema too.
+MessageIn = Annotated[
+    Annotated[TextMessageIn, Tag("text")] | Annotated[MediaMessageIn, Tag("media")],
+    Discriminator(_kind),
+]
+MESSAGE_TAGS = ("text", "media")
+
+
 class BatchIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     # Items are validated one by one by the route, so that one bad item rejects only itself.
-    messages: list[dict[str, Any]] = Field(min_length=1)
+    messages: list[dict[str, Any]] = Field(
+        min_length=1,
+        description="Each item is a message (createMessage's body); an item that is not valid "
+        "is rejected in the results on its own.",
+    )
 
 
 class FieldError(BaseModel):
@@ -88,8 +150,12 @@ class FieldError(BaseModel):
 
 
 class ErrorOut(BaseModel):
-    error: str
-    detail: Any = None
+    """Every error: a stable machine-readable code, and what went wrong."""
+
+    error: str = Field(examples=["validation_error"])
+    detail: str | list[FieldError] | dict[str, Any] | None = Field(
+        None, description="A sentence, or (validation_error) one entry per bad field."
+    )
 
 
 class TransitionOut(BaseModel):
@@ -106,8 +172,16 @@ class TransitionOut(BaseModel):
     )
 
 
+_MIN_MS = int(datetime(1, 1, 2, tzinfo=UTC).timestamp() * 1000)
+_MAX_MS = int(datetime(9999, 12, 30, tzinfo=UTC).timestamp() * 1000)
+
+
 def _dt(ms: int | None) -> datetime | None:
-    return datetime.fromtimestamp(ms / 1000, UTC) if ms is not None else None
+    """A stored time as a datetime, clamped to what datetime holds: a response never fails on a
+    record written before dates were bounded."""
+    if ms is None:
+        return None
+    return datetime.fromtimestamp(min(max(ms, _MIN_MS), _MAX_MS) / 1000, UTC)
 
 
 class MediaOut(BaseModel):
@@ -327,3 +401,17 @@ class CallbacksOut(BaseModel):
 
 class ReplayOut(BaseModel):
     replayed: int
+
+
+class ErasureOut(BaseModel):
+    phone: str = Field(description="The number as zapq stores it (E.164 digits, no +).")
+    messages: int = Field(description="Message records removed, with their jobs and texts.")
+    idempotency_keys: int = Field(description="Idempotency keys removed with them.")
+    callback_events: int = Field(
+        description="Client callbacks about the number not yet delivered, removed (its messages' "
+        "statuses, its own replies and opt-out)."
+    )
+    sticky_sender: bool = Field(description="True: the number's sticky sender was forgotten.")
+    suppressed: bool = Field(
+        description="True: the number opted out and stays on the suppression list."
+    )

@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 import orjson
 from pydantic import TypeAdapter, ValidationError
 
-from service.api.schemas import MessageIn
+from service.api.schemas import MESSAGE_TAGS, MediaMessageIn, MessageIn, TextMessageIn
 from service.callbacks.addresses import refusal
 from service.content import media_problems
 from service.errors import ValidationFailed
@@ -18,16 +19,33 @@ from service.queue.keys import Priority
 from service.queue.models import Kind, Media, MediaType, NewMessage
 from service.settings import Settings
 
-_MESSAGE = TypeAdapter(MessageIn)
+# What a pattern means, for the fields whose pattern says it badly.
+_PATTERN_MESSAGES = {
+    "to": "not a phone number (digits, with an optional +country and separators)",
+    "text": "must not be empty",
+    "phone": "not a phone number (digits, with an optional +country and separators)",
+    "media": "must be an https URL or raw base64 (no data: prefix, no line breaks)",
+}
+_MESSAGE: TypeAdapter[TextMessageIn | MediaMessageIn] = TypeAdapter(MessageIn)
+Body = TextMessageIn | MediaMessageIn
 
 
-def field_errors(errors: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
-    """pydantic errors as [{"field": "metadata.plan", "message": ...}] (FastAPI's "body"
-    dropped)."""
+def field_errors(
+    errors: Iterable[Mapping[str, Any]], *, tagged: bool = False
+) -> list[dict[str, str]]:
+    """pydantic errors as [{"field": "metadata.plan", "message": ...}]: FastAPI's "body" dropped,
+    and with ``tagged`` (a message, text or media by its kind) the union's tag too."""
     out = []
     for error in errors:
-        location = [str(part) for part in error["loc"] if part != "body"]
-        out.append({"field": ".".join(location) or "body", "message": error["msg"]})
+        location = [str(part) for part in error["loc"]]
+        if location[:1] == ["body"]:
+            location = location[1:]
+        if tagged and location[:1] and location[0] in MESSAGE_TAGS:
+            location = location[1:]
+        message = error["msg"]
+        if error.get("type") == "string_pattern_mismatch" and location:
+            message = _PATTERN_MESSAGES.get(location[-1], message)
+        out.append({"field": ".".join(location) or "body", "message": message})
     return out
 
 
@@ -36,19 +54,12 @@ class _Errors(list[dict[str, str]]):
         self.append({"field": field, "message": message})
 
 
-def _content(body: MessageIn, settings: Settings, errors: _Errors) -> Media | None:
+def _content(body: Body, settings: Settings, errors: _Errors) -> Media | None:
     """The text and media checks of one message; returns its media (kind media)."""
     limit = settings.api.max_text_chars
     if len(body.text) > limit:
         errors.add("text", f"longer than {limit} characters ({len(body.text)})")
-    if body.kind == "text":
-        if not body.text.strip():
-            errors.add("text", "must not be empty")
-        if body.media is not None:
-            errors.add("media", 'only for kind "media"')
-        return None
-    if body.media is None:
-        errors.add("media", 'required for kind "media"')
+    if isinstance(body, TextMessageIn):
         return None
     raw = body.media
     media = Media(MediaType(raw.mediatype), raw.media, raw.mimetype, raw.file_name)
@@ -57,10 +68,28 @@ def _content(body: MessageIn, settings: Settings, errors: _Errors) -> Media | No
     return media
 
 
-def _times(body: MessageIn, now_ms: int, errors: _Errors) -> tuple[int | None, int | None]:
-    send_at = int(body.send_at.timestamp() * 1000) if body.send_at else None
-    expires_at = int(body.expires_at.timestamp() * 1000) if body.expires_at else None
-    if expires_at is not None:
+def _ms(value: datetime | None) -> int | None:
+    """Unix ms of an aware datetime; -1 when it has none (year 1 with an offset)."""
+    if value is None:
+        return None
+    try:
+        return int(value.timestamp() * 1000)
+    except (OverflowError, ValueError, OSError):
+        return -1
+
+
+def _times(
+    body: Body, now_ms: int, window_days: int, errors: _Errors
+) -> tuple[int | None, int | None]:
+    """send_at and expires_at in unix ms, within ``window_days`` of now: a date far out would
+    give a record a TTL of millennia and a response a date that cannot be written."""
+    window_ms = window_days * 86_400_000
+    send_at, expires_at = _ms(body.send_at), _ms(body.expires_at)
+    given = (("send_at", send_at), ("expires_at", expires_at))
+    far = [field for field, value in given if value is not None and abs(value - now_ms) > window_ms]
+    for field in far:
+        errors.add(field, f"more than {window_days} days from now")
+    if not far and expires_at is not None:
         if expires_at <= now_ms:
             errors.add("expires_at", "is in the past")
         elif send_at is not None and expires_at <= send_at:
@@ -69,7 +98,7 @@ def _times(body: MessageIn, now_ms: int, errors: _Errors) -> tuple[int | None, i
 
 
 def to_new_message(
-    body: MessageIn,
+    body: Body,
     settings: Settings,
     now_ms: int,
     *,
@@ -83,7 +112,7 @@ def to_new_message(
         errors.add("to", str(exc))
         to = ""
     media = _content(body, settings, errors)
-    send_at, expires_at = _times(body, now_ms, errors)
+    send_at, expires_at = _times(body, now_ms, settings.api.max_schedule_days, errors)
     if body.metadata and len(orjson.dumps(body.metadata)) > settings.api.max_metadata_bytes:
         errors.add(
             "metadata", f"larger than {settings.api.max_metadata_bytes} bytes once serialized"
@@ -120,7 +149,7 @@ def parse_item(
     try:
         body = _MESSAGE.validate_python(item)
     except ValidationError as exc:
-        raise ValidationFailed(field_errors(exc.errors(include_url=False))) from exc
+        raise ValidationFailed(field_errors(exc.errors(include_url=False), tagged=True)) from exc
     # A batch sent with an Idempotency-Key header gives each item without its own key
     # "<header>:<index>",
     # so a client can retry the whole batch safely.

@@ -21,3 +21,5 @@ from typing import Final
 
 #: gcra_next(tat, rate, burst, now) and gcra_reserve(...): included in take.lua's source.
 GCRA_LUA: Final = (resources.files(__package__) / "gcra.lua").read_text()
+#: quota_request(...) and quota_reserve(...): the API keys' quotas (service/limits/quotas.py).
+QUOTA_LUA: Final = (resources.files(__package__) / "quota.lua").read_text()

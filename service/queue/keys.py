@@ -22,6 +22,11 @@ P:sender:{name}:minute           hash    120 s after the last send: sends per se
 P:parked:{name}                  zset    none: jobs pinned to a sender that cannot take them now
                                          (paused, breaker open, daily limit); emptied when it can
 P:sticky:{phone}                 string  pool.sticky_ttl_seconds (7 days): the recipient's sender
+P:recipient:{phone}              zset    the longest life of a message of its own (expiry + the
+                                         longer retention), extended by each new message: ids
+                                         of the number's messages, for erasure
+P:quota:{tenant}:rate            string  burst / rate: an API key's request-rate GCRA (tat, ms)
+P:quota:{tenant}:day:{date}      string  2 days: messages an API key enqueued that day
 P:wake                           list    none: at most a few tokens that wake idle workers
 P:wake:promote                   list    none: at most one token: a message was scheduled or a
                                          retry set, the promoter looks again
@@ -220,6 +225,7 @@ class Keys:
             "PROVIDER": f"{self.prefix}:provider:",
             "CALLBACK": f"{self.prefix}:callback:",
             "CB_ENDPOINT": f"{self.prefix}:callbacks:endpoint:",
+            "RECIPIENT": f"{self.prefix}:recipient:",
             "ARQ_JOB": ARQ_JOB_PREFIX,
             "ARQ_RETRY": ARQ_RETRY_PREFIX,
             "JOB": self.prefix,
@@ -248,6 +254,15 @@ class Keys:
 
     def callback(self, event_id: str) -> str:
         return f"{self.prefix}:callback:{event_id}"
+
+    def recipient(self, phone: str) -> str:
+        return f"{self.prefix}:recipient:{phone}"
+
+    def quota_rate(self, tenant: str) -> str:
+        return f"{self.prefix}:quota:{tenant}:rate"
+
+    def quota_day(self, tenant: str, day: str) -> str:
+        return f"{self.prefix}:quota:{tenant}:day:{day}"
 
     def job_id(self, message_id: str, generation: int) -> str:
         return f"{self.prefix}{message_id}.{generation}"

@@ -283,6 +283,8 @@ class MessageRecord:
     delivered_at_ms: int | None = None
     read_at_ms: int | None = None
     callback_url: str | None = None
+    #: The tenant that created it (the API key's name; "" for records without one).
+    key_id: str = ""
 
     @property
     def idempotency_key(self) -> str | None:
@@ -324,6 +326,7 @@ class MessageRecord:
             delivered_at_ms=_ms(raw, "delivered_at"),
             read_at_ms=_ms(raw, "read_at"),
             callback_url=_str(raw, "callback_url"),
+            key_id=_str(raw, "key_id") or "",
         )
 
 

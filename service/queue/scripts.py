@@ -26,7 +26,7 @@ import orjson
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
-from service.limits.shared import GCRA_LUA
+from service.limits.shared import GCRA_LUA, QUOTA_LUA
 from service.queue.arq_boundary import ARQ_JOB_LUA
 from service.queue.callbacks import CALLBACK_OF_STATUS, Attempt, CallbackType
 from service.queue.keys import BAND, CALLBACK_TTL_MS, JOB_EXTRA_TTL_MS, Keys, Priority
@@ -47,6 +47,8 @@ class Spec:
 
     keys: tuple[str, ...]
     senders: bool = False
+    #: Built with limits/gcra.lua and limits/quota.lua (the API keys' quotas).
+    quotas: bool = False
 
 
 # Every script that ends a message (lib.lua's finish) queues its client callback: these two keys.
@@ -79,6 +81,21 @@ SPECS: dict[str, Spec] = {
     "callback_claim": Spec((*_CALLBACK_QUEUE, "callbacks_wake")),
     "callback_done": Spec((*_CALLBACK_QUEUE, "callbacks_wake")),
     "callback_replay": Spec(("callbacks_dead", *_CALLBACKS)),
+    "erase": Spec(
+        (
+            "queue",
+            "scheduled",
+            "retry",
+            "dead",
+            "inflight",
+            "suppressed",
+            "callbacks_ready",
+            "callbacks_leased",
+            "callbacks_dead",
+        )
+    ),
+    "quota_rate": Spec(("rate",), quotas=True),
+    "quota_day": Spec(("day",), quotas=True),
 }
 
 
@@ -138,9 +155,15 @@ def _file(name: str) -> str:
 
 def body(name: str) -> str:
     """The hand-written part of a script: lib.lua (+ senders.lua) and the script itself."""
-    senders = [GCRA_LUA, _file("senders")] if SPECS[name].senders else []
-    parts = [_file("lib"), *senders, _file(name)]
-    return "\n".join(parts)
+    return "\n".join([*_shared(name), _file(name)])
+
+
+def _shared(name: str) -> list[str]:
+    """The function libraries a script is built with, in order."""
+    spec = SPECS[name]
+    senders = [GCRA_LUA, _file("senders")] if spec.senders else []
+    quotas = ([] if spec.senders else [GCRA_LUA]) + [QUOTA_LUA] if spec.quotas else []
+    return [_file("lib"), *senders, *quotas]
 
 
 def source(name: str, keys: Keys) -> str:
@@ -192,7 +215,7 @@ _CALL = re.compile(r"\b(\w+)\(")
 
 def _functions(name: str) -> dict[str, str]:
     """The shared functions a script is built with (lib.lua, senders.lua), name -> source."""
-    shared = [_file("lib"), *([GCRA_LUA, _file("senders")] if SPECS[name].senders else [])]
+    shared = _shared(name)
     return {m.group(1): m.group(0) for part in shared for m in _FUNCTION.finditer(part)}
 
 

@@ -104,11 +104,6 @@ def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def api_key_id(api_key: str) -> str:
-    """A short, stable, non-reversible id of an API key: the namespace of its idempotency keys."""
-    return hashlib.sha256(api_key.encode()).hexdigest()[:16]
-
-
 class MessageQueue:
     def __init__(self, redis: Redis, settings: Settings) -> None:
         self.redis = redis
@@ -119,6 +114,9 @@ class MessageQueue:
         self._retention_ms = messages.retention_seconds * 1000
         self._dead_retention_ms = messages.dead_letter_retention_seconds * 1000
         self._validity_ms = messages.default_validity_seconds * 1000
+        # How long past its expiry a record may live: retention, or dead-letter retention after
+        # a death (the recipient index of erasure lives this long).
+        self._keep_ms = self._retention_ms + self._dead_retention_ms
         #: What the scripts route and decide with (settings.pool), handed to them as JSON.
         self.routing = orjson.dumps(settings.pool.script_config())
 
@@ -132,7 +130,8 @@ class MessageQueue:
         at_ms: int | None = None,
         idempotency_ttl_ms: int | None = None,
     ) -> list[EnqueueResult]:
-        """Enqueue many messages in one atomic round trip; idempotency keys are per ``key_id``.
+        """Enqueue many messages in one atomic round trip; ``key_id`` is the tenant (the API key's
+        name) that owns them: idempotency keys are per tenant.
 
         New idempotency keys live ``idempotency_ttl_ms`` (default: api.idempotency_ttl_seconds);
         the scheduler passes its own, longer, so that its dedupe window covers its send windows.
@@ -179,6 +178,7 @@ class MessageQueue:
             history=[{"status": str(status), "at_ms": now}],
             # Resolved now, from the request or the API key's default endpoint (settings).
             callback_url=message.callback_url or self.settings.callbacks.url_for(key_id) or None,
+            key_id=key_id,
         )
 
     def _envelope(self, message: NewMessage, record: MessageRecord, key_id: str) -> bytes:
@@ -198,8 +198,16 @@ class MessageQueue:
                 "key_id": key_id,
                 "pin": message.sender or "",
                 "callback_url": record.callback_url or "",
+                "keep": self._keep_ms,
+                "lean": self._lean(record.content),
             }
         )
+
+    def _lean(self, content: Content) -> str:
+        """The payload once final under api.drop_text_when_final ("" when kept whole)."""
+        if not self.settings.api.drop_text_when_final:
+            return ""
+        return dataclasses.replace(content, text="", media=None).encode().decode()
 
     # -- reads ----------------------------------------------------------------------------------
 

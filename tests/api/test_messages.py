@@ -11,6 +11,9 @@ from redis.asyncio import Redis
 from service.queue import keys
 
 VALID = {"to": "+55 11 98765-4321", "text": "Sua fatura vence amanhã"}
+YESTERDAY = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+# A well-formed message id (a ULID) of no message.
+UNKNOWN = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
 
 
 async def queue_size(redis: Redis) -> int:
@@ -42,13 +45,17 @@ async def test_local_number_uses_default_region(client: httpx.AsyncClient) -> No
 @pytest.mark.parametrize(
     ("patch", "field", "fragment"),
     [
-        ({"to": "12345"}, "to", "not a valid phone number"),
+        ({"to": "12345678"}, "to", "not a valid phone number"),
         ({"to": "banana"}, "to", "not a phone number"),
         ({"text": "   "}, "text", "must not be empty"),
         ({"text": "x" * 4097}, "text", "longer than 4096"),
         ({"priority": "asap"}, "priority", "urgent"),
         ({"colour": "red"}, "colour", "Extra inputs"),
-        ({"expires_at": "2001-01-01T00:00:00Z"}, "expires_at", "in the past"),
+        ({"expires_at": YESTERDAY}, "expires_at", "in the past"),
+        ({"expires_at": "2001-01-01T00:00:00Z"}, "expires_at", "more than 366 days"),
+        ({"send_at": "9999-12-31T23:59:59-03:00"}, "send_at", "more than 366 days"),
+        ({"send_at": "0001-01-01T00:00:00+01:00"}, "send_at", "more than 366 days"),
+        ({"expires_at": "9999-12-31T23:59:59-03:00"}, "expires_at", "more than 366 days"),
         ({"send_at": "2030-01-01T00:00:00"}, "send_at", "timezone"),
         ({"metadata": {"k": "v" * 5000}}, "metadata", "larger than"),
         ({"metadata": {"k": {"nested": 1}}}, "metadata.k", ""),
@@ -70,9 +77,9 @@ async def test_validation_names_the_field(
 
 async def test_missing_fields_are_named(client: httpx.AsyncClient) -> None:
     response = await client.post("/v1/messages", json={})
-    assert {e["field"] for e in response.json()["detail"]} == {"to"}
+    assert {e["field"] for e in response.json()["detail"]} == {"to", "text"}
     response = await client.post("/v1/messages", json={"to": "+5511987654321"})
-    assert response.json()["detail"] == [{"field": "text", "message": "must not be empty"}]
+    assert response.json()["detail"] == [{"field": "text", "message": "Field required"}]
 
 
 async def test_expiry_must_follow_send_at(client: httpx.AsyncClient) -> None:
@@ -163,8 +170,8 @@ async def test_idempotency_key_reused_with_other_body(
     response = await client.post(
         "/v1/messages", json={**VALID, "text": "other", "idempotency_key": "k"}
     )
-    assert response.status_code == 422
-    assert response.json()["detail"][0]["field"] == "idempotency_key"
+    assert response.status_code == 409
+    assert response.json()["error"] == "idempotency_conflict"
     assert await redis.zcard(keys.DEFAULT.queue) == 1
 
 
@@ -202,7 +209,8 @@ async def test_cancel(client: httpx.AsyncClient, redis: Redis) -> None:
     assert await redis.keys("arq:job:*") == []
     again = await client.delete(f"/v1/messages/{created['id']}")
     assert again.status_code == 409 and "cancelled" in again.json()["detail"]
-    assert (await client.delete("/v1/messages/nope")).status_code == 404
+    assert (await client.delete(f"/v1/messages/{UNKNOWN}")).status_code == 404
+    assert (await client.delete("/v1/messages/nope")).status_code == 422
 
 
 async def test_cancel_scheduled(client: httpx.AsyncClient, redis: Redis) -> None:
@@ -213,9 +221,9 @@ async def test_cancel_scheduled(client: httpx.AsyncClient, redis: Redis) -> None
 
 
 async def test_unknown_message(client: httpx.AsyncClient) -> None:
-    response = await client.get("/v1/messages/01NOPE")
+    response = await client.get(f"/v1/messages/{UNKNOWN}")
     assert response.status_code == 404
-    assert response.json() == {"error": "not_found", "detail": "no message 01NOPE"}
+    assert response.json() == {"error": "not_found", "detail": f"no message {UNKNOWN}"}
 
 
 async def test_record_has_ttl(client: httpx.AsyncClient, redis: Redis) -> None:

@@ -277,9 +277,30 @@ def test_roles_run_their_zapq_command_with_config_and_secrets() -> None:
     for role in ("zapq-api", "zapq-worker", "zapq-scheduler"):
         container = roles[role]
         assert container["envFrom"] == [{"configMapRef": {"name": "zapq"}}]
-        secret_env = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in container["env"]}
-        assert {"ZAPQ_REDIS_URL", "ZAPQ_API_KEYS", "ZAPQ_EVOLUTION__API_KEY"} <= set(secret_env)
+        secret_env = {
+            e["name"]: e["valueFrom"]["secretKeyRef"] for e in container["env"] if "valueFrom" in e
+        }
+        assert {"ZAPQ_REDIS_URL"} <= set(secret_env)
         assert {ref["name"] for ref in secret_env.values()} == {"zapq"}
+    # Each role gets only the secrets it uses: the internet-facing API never the Evolution key.
+    names = {
+        role: {e["name"] for e in roles[role]["env"] if "valueFrom" in e}
+        for role in ("zapq-api", "zapq-worker", "zapq-scheduler")
+    }
+    assert names["zapq-api"] == {
+        "ZAPQ_REDIS_URL",
+        "ZAPQ_API_KEYS",
+        "ZAPQ_API__KEYS",
+        "ZAPQ_EVOLUTION__WEBHOOK_TOKEN",
+    }
+    assert names["zapq-worker"] == {
+        "ZAPQ_REDIS_URL",
+        "ZAPQ_EVOLUTION__API_KEY",
+        "ZAPQ_SENDERS",
+        "ZAPQ_CALLBACKS__SIGNING_SECRET",
+    }
+    assert "ZAPQ_EVOLUTION__API_KEY" not in names["zapq-scheduler"]
+    assert "ZAPQ_API_KEYS" not in names["zapq-scheduler"]
 
 
 @pytest.mark.parametrize("name", ["defaults", "bundled-redis"])
@@ -536,3 +557,14 @@ def test_dashboards_config_map_for_the_grafana_sidecar() -> None:
     assert set(config["data"]) == set(committed)
     for name, text in committed.items():
         assert json.loads(config["data"][name]) == json.loads(text), name
+
+
+def test_the_ingress_exposes_the_api_and_health_only_by_default() -> None:
+    def paths(values: dict[str, Any]) -> set[str]:
+        api = {"ingress": {"enabled": True, **values}}
+        [ingress] = by_kind(objects({"api": api}), "Ingress").values()
+        return {p["path"] for rule in ingress["spec"]["rules"] for p in rule["http"]["paths"]}
+
+    assert paths({}) == {"/v1", "/healthz", "/readyz"}
+    opt_in = paths({"exposeMetrics": True, "exposeDocs": True})
+    assert opt_in == {"/v1", "/healthz", "/readyz", "/metrics", "/docs", "/openapi.json"}

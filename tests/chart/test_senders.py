@@ -49,15 +49,17 @@ def senders_refs(objs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         if obj["kind"] not in WORKLOADS or obj["metadata"]["name"].endswith("-redis"):
             continue
         spec = obj["spec"].get("jobTemplate", obj)["spec"]["template"]["spec"]
-        [env] = [e for e in spec["containers"][0]["env"] if e["name"] == "ZAPQ_SENDERS"]
-        found[obj["metadata"]["name"]] = env["valueFrom"]["secretKeyRef"]
+        for env in spec["containers"][0]["env"]:
+            if env["name"] == "ZAPQ_SENDERS":
+                found[obj["metadata"]["name"]] = env["valueFrom"]["secretKeyRef"]
     return found
 
 
 def test_every_zapq_pod_reads_the_key_and_no_config_map_holds_it() -> None:
     objs = rendered("bundled-redis")
     refs = senders_refs(objs)
-    assert set(refs) == {"zapq-api", "zapq-worker", "zapq-scheduler"}
+    # Only the workers seed the pool (the API and the scheduler read it from Redis).
+    assert set(refs) == {"zapq-worker"}
     # Optional: an existing Secret without the key still starts (one default sender).
     assert all(ref == {"name": "zapq", "key": "senders", "optional": True} for ref in refs.values())
     for config in by_kind(objs, "ConfigMap").values():
@@ -66,7 +68,7 @@ def test_every_zapq_pod_reads_the_key_and_no_config_map_holds_it() -> None:
 
 def test_an_existing_secret_may_hold_the_senders() -> None:
     refs = senders_refs(objects(ci_values("external-redis")))
-    assert set(refs) == {"zapq-api", "zapq-worker", "zapq-scheduler"}
+    assert set(refs) == {"zapq-worker"}
     assert all(
         ref == {"name": "zapq-secrets", "key": "senders", "optional": True} for ref in refs.values()
     )

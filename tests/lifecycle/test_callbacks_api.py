@@ -9,9 +9,10 @@ import subprocess
 import httpx
 import pytest
 
+from service.auth.keys import key_id as api_key_id
 from service.queue.callbacks import Attempt, CallbackQueue
 from service.queue.receipts import Lifecycle
-from service.queue.store import MessageQueue, api_key_id
+from service.queue.store import MessageQueue
 from tests.lifecycle.conftest import HOOK
 from tests.lifecycle.test_docs import DOC
 

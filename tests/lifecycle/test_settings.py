@@ -9,8 +9,8 @@ import os
 import pytest
 from pydantic import ValidationError
 
+from service.auth.keys import key_id as api_key_id
 from service.config_errors import describe
-from service.queue.store import api_key_id
 from service.settings import Settings
 
 SECRET = "whsec_" + base64.b64encode(b"x" * 32).decode()
@@ -66,6 +66,6 @@ def test_a_key_url_for_no_configured_key_is_refused(monkeypatch: pytest.MonkeyPa
         ZAPQ_CALLBACKS__KEY_URLS=f'{{"{api_key_id("typo")}": "https://a.example/h"}}',
     )
     assert line == (
-        "invalid settings ZAPQ_CALLBACKS__KEY_URLS, ZAPQ_API_KEYS: every key id of the callback "
-        "URLs must be the id of a configured API key"
+        "invalid settings ZAPQ_CALLBACKS__KEY_URLS, ZAPQ_API__KEYS, ZAPQ_API_KEYS: every key of "
+        "the callback URLs must name a configured API key"
     )

@@ -19,7 +19,7 @@ from service.devstack import free_port, wait_for_port
 from tests.observability.stack import Processes
 
 ROOT = Path(__file__).resolve().parents[2]
-API_KEY = "locust-key"
+API_KEY = "locust-key-8d3e61f0a2b94c7e9f15c06ab3d2e847"
 # Locust itself runs 5 s; start-up, the stop of 5 users and the summary take a few more.
 LOCUST_TIMEOUT_SECONDS = 60
 

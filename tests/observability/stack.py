@@ -26,7 +26,7 @@ from service.devstack import free_port, redis_server, stop_process, wait_for_por
 
 NAMESPACE = "zapq-e2e"
 RELEASE = "zapq"
-API_KEY = "e2e-key"
+API_KEY = "e2e-key-5f0c2a9be7d14c38a6b1f09d2e7c4b15"
 # The pool: one sender (the simulator's instance) with a daily limit, so that every per-sender
 # series exists; the limit is far above what the test sends.
 SENDER = "zapq"

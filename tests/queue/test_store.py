@@ -150,7 +150,7 @@ async def test_enqueue_is_atomic_per_message(queue: MessageQueue, redis: Redis) 
     [result] = await queue.enqueue([msg(idempotency_key="a")], "k")
     added = {k.decode() for k in set(await redis.keys("*")) - before}
     kinds = {key.split(":")[1] for key in added}
-    assert kinds == {"job", "queue", "msg", "idem", "wake"}
+    assert kinds == {"job", "queue", "msg", "idem", "wake", "recipient"}
     assert all("{zapq}" in key for key in added), "every key carries the hash tag"
     assert (await queue.get(result.message_id)).idempotency_key == "a"  # type: ignore[union-attr]
 

@@ -101,34 +101,73 @@ app.kubernetes.io/component: {{ .component }}
 checksum/config: {{ print $config $secret | sha256sum }}
 {{- end }}
 
-{{/* Environment of every zapq container: ConfigMap + secret keys. */}}
+{{/* Environment of a zapq container: the ConfigMap, and only the secrets its role uses, so
+that the internet-facing API never holds the Evolution key: (dict "ctx" $ "role" "api"). The API
+gets the API keys and the webhook token (and leaves seeding the sender pool to the workers); the
+workers the Evolution key, the senders and the callbacks' signing secret; the operator the
+Evolution key and the webhook token; the scheduler none (its tokens are added by its CronJob). */}}
 {{- define "zapq.env" -}}
+{{- $secret := include "zapq.secretName" .ctx }}
 envFrom:
   - configMapRef:
-      name: {{ include "zapq.fullname" . }}
+      name: {{ include "zapq.fullname" .ctx }}
 env:
   - name: ZAPQ_REDIS_URL
     valueFrom:
       secretKeyRef:
-        name: {{ include "zapq.secretName" . }}
+        name: {{ $secret }}
         key: redis-url
+  {{- if eq .role "api" }}
   - name: ZAPQ_API_KEYS
     valueFrom:
       secretKeyRef:
-        name: {{ include "zapq.secretName" . }}
+        name: {{ $secret }}
         key: api-keys
+  {{- /* Optional: an existingSecret may hold only the plain keys. */}}
+  - name: ZAPQ_API__KEYS
+    valueFrom:
+      secretKeyRef:
+        name: {{ $secret }}
+        key: api-key-hashes
+        optional: true
+  - name: ZAPQ_API__SEED_SENDERS
+    value: "false"
+  {{- end }}
+  {{- if or (eq .role "api") (and (eq .role "operator") (not .ctx.Values.operator.webhookTokenSecretRef.name)) }}
+  - name: ZAPQ_EVOLUTION__WEBHOOK_TOKEN
+    valueFrom:
+      secretKeyRef:
+        name: {{ $secret }}
+        key: evolution-webhook-token
+        optional: true
+  {{- end }}
+  {{- if eq .role "operator" }}
   - name: ZAPQ_EVOLUTION__API_KEY
     valueFrom:
       secretKeyRef:
-        name: {{ include "zapq.secretName" . }}
+        name: {{ $secret }}
+        key: evolution-api-key
+  {{- end }}
+  {{- if eq .role "worker" }}
+  - name: ZAPQ_EVOLUTION__API_KEY
+    valueFrom:
+      secretKeyRef:
+        name: {{ $secret }}
         key: evolution-api-key
   {{- /* Optional: an existingSecret without the key runs the one default sender. */}}
   - name: ZAPQ_SENDERS
     valueFrom:
       secretKeyRef:
-        name: {{ include "zapq.secretName" . }}
+        name: {{ $secret }}
         key: senders
         optional: true
+  - name: ZAPQ_CALLBACKS__SIGNING_SECRET
+    valueFrom:
+      secretKeyRef:
+        name: {{ $secret }}
+        key: callbacks-signing-secret
+        optional: true
+  {{- end }}
 {{- end }}
 
 {{/* The `senders` value as ZAPQ_SENDERS reads it: a JSON list with snake_case keys (keys left

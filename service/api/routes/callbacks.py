@@ -6,7 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
-from service.api.deps import KeyIdDep, QueueDep
+from service.api.auth import AdminKey
+from service.api.deps import QueueDep
 from service.api.schemas import CallbackOut, CallbacksOut, ErrorOut, ReplayOut
 from service.errors import Conflict, NotFound
 from service.queue.callbacks import CallbackQueue
@@ -28,9 +29,9 @@ CallbacksDep = Annotated[CallbackQueue, Depends(_callbacks)]
 
 
 @router.get("/dead-letters", response_model=CallbacksOut, responses=_ERRORS)
-async def dead_letters(
+async def list_callback_dead_letters(
     callbacks: CallbacksDep,
-    _: KeyIdDep,
+    _: AdminKey,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> CallbacksOut:
@@ -40,7 +41,7 @@ async def dead_letters(
 
 
 @router.post("/dead-letters/{event_id}/replay", response_model=CallbackOut, responses=_ERRORS)
-async def replay_one(event_id: str, callbacks: CallbacksDep, _: KeyIdDep) -> CallbackOut:
+async def replay_callback(event_id: str, callbacks: CallbacksDep, _: AdminKey) -> CallbackOut:
     """Deliver it again: attempts start over, at once (same webhook-id: receivers dedupe)."""
     if not await callbacks.replay([event_id]):
         event = await callbacks.get(event_id)
@@ -54,6 +55,6 @@ async def replay_one(event_id: str, callbacks: CallbacksDep, _: KeyIdDep) -> Cal
 
 
 @router.post("/dead-letters/replay", response_model=ReplayOut, responses=_ERRORS)
-async def replay_all(callbacks: CallbacksDep, _: KeyIdDep) -> ReplayOut:
+async def replay_callbacks(callbacks: CallbacksDep, _: AdminKey) -> ReplayOut:
     """Replay every dead letter (after fixing the receiver)."""
     return ReplayOut(replayed=len(await callbacks.replay_all()))

@@ -7,10 +7,12 @@ it, so Redis's address and error stay in the log line it writes.
 from __future__ import annotations
 
 import logging
+from typing import Literal
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
+from pydantic import BaseModel
 
 from service.api.deps import QueueDep
 from service.metrics.queue import QueueGauges
@@ -26,7 +28,15 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+class StatusOut(BaseModel):
+    status: Literal["ok", "unavailable"]
+
+
+@router.get(
+    "/readyz",
+    response_model=StatusOut,
+    responses={503: {"model": StatusOut, "description": "Redis is unreachable."}},
+)
 async def readyz(queue: QueueDep) -> JSONResponse:
     """Redis answers: the API can accept messages."""
     try:

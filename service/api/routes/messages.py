@@ -1,24 +1,35 @@
-"""POST/GET/DELETE /v1/messages and POST /v1/messages/batch."""
+"""POST/GET/DELETE /v1/messages and POST /v1/messages/batch.
+
+A message belongs to the key that created it (its tenant): another key reads and cancels it only
+with the admin scope, and otherwise gets the 404 of a message that does not exist.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Header, Response, status
+from fastapi import APIRouter, Header, Path, Request, Response, status
 
 from service import metrics
-from service.api.deps import KeyIdDep, QueueDep, SettingsDep
+from service.api.deps import QueueDep, QuotasDep, ReaderKey, SenderKey, SettingsDep
 from service.api.schemas import (
     BatchIn,
     BatchItemOut,
     BatchOut,
-    ErrorOut,
     FieldError,
     MessageIn,
     MessageOut,
 )
 from service.api.validation import parse_item, to_new_message
-from service.errors import Conflict, NotFound, RecipientOptedOut, ValidationFailed
+from service.auth.keys import Principal
+from service.errors import (
+    Conflict,
+    IdempotencyConflict,
+    NotFound,
+    RecipientOptedOut,
+    ValidationFailed,
+)
+from service.limits.quotas import Quotas
 from service.queue.models import EnqueueResult, MessageRecord, NewMessage, now_ms
 from service.queue.store import MessageQueue
 
@@ -27,13 +38,14 @@ router = APIRouter(prefix="/v1/messages", tags=["messages"])
 IdempotencyHeader = Annotated[
     str | None, Header(alias="Idempotency-Key", min_length=1, max_length=255)
 ]
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorOut},
-    404: {"model": ErrorOut},
-    409: {"model": ErrorOut},
-    413: {"model": ErrorOut},
-    422: {"model": ErrorOut},
-    503: {"model": ErrorOut},
+MessageId = Annotated[
+    str, Path(pattern=r"^[0-9A-HJKMNP-TV-Z]{26}$", description="The message's id (a ULID).")
+]
+_REPLAYED = {
+    "Idempotent-Replayed": {
+        "description": "true when an earlier request with this idempotency key created it.",
+        "schema": {"type": "string", "enum": ["true"]},
+    }
 }
 
 _CONFLICT = "this idempotency key was already used with a different request"
@@ -61,19 +73,46 @@ def _count(results: list[EnqueueResult], messages: list[NewMessage]) -> None:
             metrics.OPTED_OUT_MESSAGES.labels("api").inc()
 
 
-@router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=MessageOut, responses=_ERRORS)
+async def _enqueue(
+    queue: MessageQueue,
+    quotas: Quotas,
+    principal: Principal,
+    messages: list[NewMessage],
+    at_ms: int | None = None,
+) -> list[EnqueueResult]:
+    """Enqueue as ``principal``'s tenant, within its daily quota: all are reserved first (or
+    none: 429), those not created (duplicates, refusals) are given back."""
+    await quotas.reserve(principal, len(messages))
+    try:
+        results = await queue.enqueue(messages, principal.name, at_ms=at_ms)
+    except BaseException:
+        await quotas.give_back(principal, len(messages))
+        raise
+    await quotas.give_back(principal, sum(result.outcome != "new" for result in results))
+    _count(results, messages)
+    return results
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=MessageOut,
+    responses={202: {"headers": _REPLAYED}, 409: {"description": "Idempotency key reused."}},
+)
 async def create_message(
     body: MessageIn,
     response: Response,
     settings: SettingsDep,
     queue: QueueDep,
-    key_id: KeyIdDep,
+    quotas: QuotasDep,
+    principal: SenderKey,
     idempotency_key: IdempotencyHeader = None,
 ) -> MessageOut:
     """Enqueue one message. Replaying an idempotency key returns the original message."""
     message = to_new_message(body, settings, now_ms(), header_key=idempotency_key)
-    [result] = await queue.enqueue([message], key_id)
-    _count([result], [message])
+    [result] = await _enqueue(queue, quotas, principal, [message])
+    if result.outcome == "conflict":
+        raise IdempotencyConflict(_CONFLICT)
     refusal = _refusal(result, message)
     if refusal is not None:
         error = RecipientOptedOut if refusal.code == RecipientOptedOut.code else ValidationFailed
@@ -81,29 +120,22 @@ async def create_message(
     if result.record is not None:
         return MessageOut.of(result.record)
     response.headers["Idempotent-Replayed"] = "true"
-    return MessageOut.of(await _existing(queue, result.message_id))
+    return MessageOut.of(await _visible(queue, result.message_id, principal))
 
 
-@router.post(
-    "/batch", status_code=status.HTTP_202_ACCEPTED, response_model=BatchOut, responses=_ERRORS
-)
-async def create_batch(
+@router.post("/batch", status_code=status.HTTP_202_ACCEPTED, response_model=BatchOut)
+async def create_message_batch(
     body: BatchIn,
     settings: SettingsDep,
     queue: QueueDep,
-    key_id: KeyIdDep,
+    quotas: QuotasDep,
+    principal: SenderKey,
     idempotency_key: IdempotencyHeader = None,
 ) -> BatchOut:
     """Enqueue up to api.max_batch_items messages; valid items pass even when others fail."""
     if len(body.messages) > settings.api.max_batch_items:
-        raise ValidationFailed(
-            [
-                {
-                    "field": "messages",
-                    "message": f"at most {settings.api.max_batch_items} items per batch",
-                }
-            ]
-        )
+        limit = settings.api.max_batch_items
+        raise ValidationFailed([{"field": "messages", "message": f"at most {limit} items"}])
     now = now_ms()
     results: list[BatchItemOut] = []
     valid: list[tuple[int, NewMessage]] = []
@@ -114,8 +146,7 @@ async def create_batch(
             metrics.REJECTED.labels("validation").inc()
             results.append(BatchItemOut(index=index, status="rejected", errors=exc.detail))
     messages = [message for _, message in valid]
-    outcomes = await queue.enqueue(messages, key_id, at_ms=now)
-    _count(outcomes, messages)
+    outcomes = await _enqueue(queue, quotas, principal, messages, at_ms=now)
     for (index, message), outcome in zip(valid, outcomes, strict=True):
         refusal = _refusal(outcome, message)
         if refusal is not None:
@@ -132,27 +163,35 @@ async def create_batch(
     return BatchOut(accepted=accepted, rejected=len(results) - accepted, results=results)
 
 
-@router.get("/{message_id}", response_model=MessageOut, responses=_ERRORS)
-async def get_message(message_id: str, queue: QueueDep, _: KeyIdDep) -> MessageOut:
+@router.get("/{message_id}", response_model=MessageOut)
+async def get_message(message_id: MessageId, queue: QueueDep, principal: ReaderKey) -> MessageOut:
     """Status, attempts, each transition with its time, Evolution's message id, last error."""
-    return MessageOut.of(await _existing(queue, message_id))
+    return MessageOut.of(await _visible(queue, message_id, principal))
 
 
-@router.delete("/{message_id}", response_model=MessageOut, responses=_ERRORS)
-async def cancel_message(message_id: str, queue: QueueDep, _: KeyIdDep) -> MessageOut:
+@router.delete(
+    "/{message_id}", response_model=MessageOut, responses={409: {"description": "Too late."}}
+)
+async def cancel_message(
+    message_id: MessageId, request: Request, queue: QueueDep, principal: SenderKey
+) -> MessageOut:
     """Cancel a message that is queued or scheduled (also while waiting for a retry)."""
+    owner = (await _visible(queue, message_id, principal)).key_id
+    if owner != principal.name:
+        request.scope["state"]["audit"] = "cancel of another tenant's message"
     outcome, current = await queue.cancel(message_id)
     if outcome == "missing":
         raise NotFound(f"no message {message_id}")
     if outcome == "conflict":
         raise Conflict(f"message {message_id} is {current} and can no longer be cancelled")
-    record = await _existing(queue, message_id)
+    record = await _visible(queue, message_id, principal)
     metrics.CANCELLED.labels(record.priority).inc()
     return MessageOut.of(record)
 
 
-async def _existing(queue: MessageQueue, message_id: str) -> MessageRecord:
+async def _visible(queue: MessageQueue, message_id: str, principal: Principal) -> MessageRecord:
+    """The message, if ``principal`` may see it: its own, or any with the admin scope."""
     record = await queue.get(message_id)
-    if record is None:
+    if record is None or not (principal.admin or record.key_id == principal.name):
         raise NotFound(f"no message {message_id}")
     return record

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from service.api.deps import KeyIdDep, QueueDep
+from service.api.deps import AdminKey, QueueDep
 from service.api.schemas import (
     DeadLettersOut,
     ErrorOut,
@@ -27,7 +27,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 @router.get("/queue", response_model=QueueOut, responses=_ERRORS)
-async def queue_stats(queue: QueueDep, _: KeyIdDep) -> QueueOut:
+async def queue_stats(queue: QueueDep, _: AdminKey) -> QueueOut:
     """Ready depth per priority, scheduled, retrying, in flight, dead letters, oldest ready age."""
     stats = await queue.stats()
     return QueueOut(
@@ -44,7 +44,7 @@ async def queue_stats(queue: QueueDep, _: KeyIdDep) -> QueueOut:
 @router.get("/dead-letters", response_model=DeadLettersOut, responses=_ERRORS)
 async def dead_letters(
     queue: QueueDep,
-    _: KeyIdDep,
+    _: AdminKey,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
     error_class: str | None = None,
@@ -55,7 +55,7 @@ async def dead_letters(
 
 
 @router.post("/dead-letters/{message_id}/requeue", response_model=MessageOut, responses=_ERRORS)
-async def requeue_one(message_id: str, queue: QueueDep, _: KeyIdDep) -> MessageOut:
+async def requeue_one(message_id: str, queue: QueueDep, _: AdminKey) -> MessageOut:
     """Send a dead letter again: attempts start over, with a fresh validity window."""
     if not await queue.requeue([message_id]):
         record = await queue.get(message_id)
@@ -69,7 +69,7 @@ async def requeue_one(message_id: str, queue: QueueDep, _: KeyIdDep) -> MessageO
 
 
 @router.post("/dead-letters/requeue", response_model=RequeueOut, responses=_ERRORS)
-async def requeue_all(queue: QueueDep, _: KeyIdDep, body: RequeueIn | None = None) -> RequeueOut:
+async def requeue_all(queue: QueueDep, _: AdminKey, body: RequeueIn | None = None) -> RequeueOut:
     """Requeue every dead letter, or only those whose last error is of ``error_class``."""
     requeued = await queue.requeue_all(error_class=body.error_class if body else None)
     return RequeueOut(requeued=len(requeued))

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Response, status
 
-from service.api.deps import KeyIdDep, SendersDep
+from service.api.deps import AdminKey, SendersDep
 from service.api.schemas import ErrorOut, SenderOut
 from service.errors import NotFound
 from service.metrics.queue import available
@@ -62,19 +62,23 @@ async def _state(registry: SenderRegistry, name: str) -> SenderState:
 
 
 @router.get("", response_model=list[SenderOut], responses=_ERRORS)
-async def list_senders(registry: SendersDep, _: KeyIdDep) -> list[SenderOut]:
+async def list_senders(registry: SendersDep, _: AdminKey) -> list[SenderOut]:
     """Every sender with its rate, daily limit and today's count, breaker and recent errors."""
     return [_out(state) for state in await registry.states(now_ms())]
 
 
 @router.get("/{name}", response_model=SenderOut, responses=_ERRORS)
-async def get_sender(name: Name, registry: SendersDep, _: KeyIdDep) -> SenderOut:
+async def get_sender(name: Name, registry: SendersDep, _: AdminKey) -> SenderOut:
     return _out(await _state(registry, name))
 
 
-@router.put("/{name}", response_model=SenderOut, responses=_ERRORS)
+@router.put(
+    "/{name}",
+    response_model=SenderOut,
+    responses={**_ERRORS, 201: {"model": SenderOut, "description": "Created."}},
+)
 async def put_sender(
-    name: Name, body: SenderOptions, registry: SendersDep, response: Response, _: KeyIdDep
+    name: Name, body: SenderOptions, registry: SendersDep, response: Response, _: AdminKey
 ) -> SenderOut:
     """Create (201) or replace (200) a sender; its limiter, breaker and today's count survive."""
     created = await registry.put(SenderSpec(name=name, **body.model_dump()))
@@ -83,7 +87,7 @@ async def put_sender(
 
 
 @router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT, responses=_ERRORS)
-async def delete_sender(name: Name, registry: SendersDep, _: KeyIdDep) -> Response:
+async def delete_sender(name: Name, registry: SendersDep, _: AdminKey) -> Response:
     """Stop routing to it; messages pinned to it fail, messages sticky to it go elsewhere."""
     if not await registry.delete(name):
         raise NotFound(f"no sender {name}")
@@ -91,7 +95,7 @@ async def delete_sender(name: Name, registry: SendersDep, _: KeyIdDep) -> Respon
 
 
 @router.post("/{name}/pause", response_model=SenderOut, responses=_ERRORS)
-async def pause_sender(name: Name, registry: SendersDep, _: KeyIdDep) -> SenderOut:
+async def pause_sender(name: Name, registry: SendersDep, _: AdminKey) -> SenderOut:
     """No new sends through it (messages pinned to it wait); in-flight sends finish."""
     if not await registry.set_paused(name, True):
         raise NotFound(f"no sender {name}")
@@ -99,7 +103,7 @@ async def pause_sender(name: Name, registry: SendersDep, _: KeyIdDep) -> SenderO
 
 
 @router.post("/{name}/resume", response_model=SenderOut, responses=_ERRORS)
-async def resume_sender(name: Name, registry: SendersDep, _: KeyIdDep) -> SenderOut:
+async def resume_sender(name: Name, registry: SendersDep, _: AdminKey) -> SenderOut:
     if not await registry.set_paused(name, False):
         raise NotFound(f"no sender {name}")
     return _out(await _state(registry, name))

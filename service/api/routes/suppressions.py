@@ -10,7 +10,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Response, status
 
 from service import metrics
-from service.api.deps import KeyIdDep, QueueDep, SettingsDep
+from service.api.auth import AdminKey
+from service.api.deps import QueueDep, SettingsDep
 from service.api.schemas import ErrorOut, SuppressionOut, SuppressionsOut
 from service.errors import NotFound, ValidationFailed
 from service.phones import normalize_phone
@@ -43,7 +44,7 @@ def _normalized(phone: str, settings: SettingsDep) -> str:
 @router.get("", response_model=SuppressionsOut, responses=_ERRORS)
 async def list_suppressions(
     lifecycle: LifecycleDep,
-    _: KeyIdDep,
+    _: AdminKey,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> SuppressionsOut:
@@ -54,7 +55,7 @@ async def list_suppressions(
 
 @router.get("/{phone}", response_model=SuppressionOut, responses=_ERRORS)
 async def get_suppression(
-    phone: Phone, lifecycle: LifecycleDep, settings: SettingsDep, _: KeyIdDep
+    phone: Phone, lifecycle: LifecycleDep, settings: SettingsDep, _: AdminKey
 ) -> SuppressionOut:
     number = _normalized(phone, settings)
     entry = await lifecycle.suppression(number)
@@ -68,14 +69,14 @@ async def put_suppression(
     phone: Phone,
     lifecycle: LifecycleDep,
     settings: SettingsDep,
-    key_id: KeyIdDep,
+    principal: AdminKey,
     response: Response,
 ) -> SuppressionOut:
     """Opt the number out (201; 200 if it already was, keeping its first opt-out). Messages
     queued for it end cancelled when a worker takes them; recipient.opted_out is reported."""
     number = _normalized(phone, settings)
     cfg = settings.callbacks
-    created = await lifecycle.suppress(number, cfg.inbound_url or cfg.url_for(key_id))
+    created = await lifecycle.suppress(number, cfg.inbound_url or cfg.url_for(principal.name))
     if created:
         metrics.OPT_OUTS.labels("api").inc()
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
@@ -86,7 +87,7 @@ async def put_suppression(
 
 @router.delete("/{phone}", status_code=status.HTTP_204_NO_CONTENT, responses=_ERRORS)
 async def delete_suppression(
-    phone: Phone, lifecycle: LifecycleDep, settings: SettingsDep, _: KeyIdDep
+    phone: Phone, lifecycle: LifecycleDep, settings: SettingsDep, _: AdminKey
 ) -> Response:
     """Lift the opt-out (the person asked to hear from you again)."""
     if not await lifecycle.unsuppress(_normalized(phone, settings)):

@@ -14,9 +14,10 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request, Response
 
+from service.api.auth import EvolutionCaller
 from service.api.schemas import ErrorOut
-from service.callbacks.evolution import EvolutionHooks, WebhookAuth, event_name
-from service.errors import Unauthorized, ValidationFailed
+from service.callbacks.evolution import EvolutionHooks, event_name
+from service.errors import MalformedJson, ValidationFailed
 from service.queue.receipts import Lifecycle
 from service.settings import Settings
 
@@ -29,22 +30,22 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.post("/evolution", responses=_ERRORS)
-@router.post("/evolution/{event}", responses=_ERRORS)
-async def evolution_webhook(request: Request, event: str | None = None) -> Response:
+@router.post("/evolution", responses=_ERRORS, operation_id="receiveEvolutionWebhook")
+@router.post("/evolution/{event}", responses=_ERRORS, operation_id="receiveEvolutionWebhookByEvent")
+async def evolution_webhook(
+    request: Request, _: EvolutionCaller, event: str | None = None
+) -> Response:
     """One Evolution webhook post ({event, instance, data, ...}), authenticated by
-    ``Authorization: Bearer <evolution.webhook_token>`` or a JWT signed with it (jwt_key). 200
-    once authenticated and parsed, also for an unknown message id or an event zapq does not read,
-    so that Evolution does not retry it; ``outcomes`` says what became of it."""
+    ``Authorization: Bearer <evolution.webhook_token>`` or a JWT signed with it (jwt_key): the
+    guard checks it before the body is read. 200 once parsed, also for an unknown message id or
+    an event zapq does not read, so that Evolution does not retry it; ``outcomes`` says what
+    became of it."""
     state = request.app.state
     settings: Settings = state.settings
-    token = settings.evolution.webhook_token.get_secret_value()
-    if not WebhookAuth(token).allows(request.headers.get("authorization")):
-        raise Unauthorized("Authorization must carry the webhook token or a JWT signed with it")
     try:
         envelope = orjson.loads(await request.body())
     except orjson.JSONDecodeError as exc:
-        raise ValidationFailed([{"field": "body", "message": "not JSON"}]) from exc
+        raise MalformedJson("the body is not valid JSON") from exc
     if not isinstance(envelope, dict):
         raise ValidationFailed([{"field": "body", "message": "must be a JSON object"}])
     name = event_name(envelope, event)

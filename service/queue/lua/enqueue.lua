@@ -1,8 +1,9 @@
 -- ARGV: now_ms, retention_ms, idem_ttl_ms, then two arguments per message: its envelope (JSON
 --   {id, to, priority, send_at (ms|null), expires_at (ms), idem (key|""), fp, key_id, pin (name|""),
---   callback_url (""|URL)})
+--   callback_url (""|URL), keep (ms: how long past its expiry the record may live, retentions
+--   included), lean (""|the payload without text and media, swapped in once final)})
 --   and its payload (opaque: Python's, stored as given).
--- Also touches: P.MSG.., P.IDEM.., P.ARQ_JOB.. (same hash slot).
+-- Also touches: P.MSG.., P.IDEM.., P.ARQ_JOB.., P.RECIPIENT.. (same hash slot).
 -- Returns {results = {{outcome =, id =}...}} per message: outcome "new"; "duplicate" (same idempotency
 -- key and request) or "conflict" (same key, different request) with the earlier id; or
 -- "unknown_sender" (pinned to a sender the registry does not have); or "opted_out" (the recipient
@@ -28,6 +29,11 @@ local function add(m, payload)
   if m.callback_url and m.callback_url ~= '' then
     redis.call('HSET', key, 'callback_url', m.callback_url)
   end
+  -- For erasure (erase.lua): the idempotency key to drop with it, and the number's index.
+  if m.idem ~= '' then redis.call('HSET', key, 'idem', m.idem) end
+  if m.lean ~= '' then redis.call('HSET', key, 'lean', m.lean) end
+  redis.call('HSET', key, 'keep', n2s(m.keep))
+  index_recipient(m.to, m.id, now, math.max(m.expires_at - now, 0) + m.keep)
   history(key, status, now)
   redis.call('PEXPIRE', key, n2s(math.max(m.expires_at - now, 0) + retention))
   if scheduled then

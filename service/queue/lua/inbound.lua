@@ -15,11 +15,14 @@ if opt_out and redis.call('ZADD', K.SUPPRESSED, 'NX', n2s(now), phone) == 1 then
   out.suppressed = true
   if url ~= '' then
     new_callback(event .. '.o', EVENT.RECIPIENT_OPTED_OUT, url, now, {'phone', phone, 'data', how})
+    index_recipient(phone, 'cb:' .. event .. '.o', now, C.CALLBACK_TTL_MS)
     out.events = out.events + 1
   end
 end
 if inbound ~= '' and url ~= '' then
   new_callback(event .. '.i', EVENT.INBOUND_MESSAGE, url, now, {'phone', phone, 'data', inbound})
+  -- Erasure (erase.lua) finds the customer's words through the number's index.
+  index_recipient(phone, 'cb:' .. event .. '.i', now, C.CALLBACK_TTL_MS)
   out.events = out.events + 1
 end
 return cjson.encode(out)

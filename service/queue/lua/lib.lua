@@ -117,9 +117,20 @@ local function message_callback(key, status, now)
 end
 
 -- A message reached a final status: record it, shorten its record's life to the retention, and
--- queue its callback.
+-- queue its callback. With api.drop_text_when_final the enqueue left a lean payload (no text, no
+-- media): it replaces the payload now.
 local function finish(key, status, now, retention, extra)
   history(key, status, now, extra)
+  local lean = redis.call('HGET', key, 'lean')
+  if lean then redis.call('HSET', key, 'payload', lean); redis.call('HDEL', key, 'lean') end
   redis.call('PEXPIRE', key, n2s(retention))
   message_callback(key, status, now)
+end
+
+-- A number's index (P.RECIPIENT): its message ids, so that erasure finds them without a scan.
+-- It lives as long as the longest-lived of them may (ttl_ms from now).
+local function index_recipient(to, id, now, ttl_ms)
+  local index = P.RECIPIENT .. to
+  redis.call('ZADD', index, n2s(now), id)
+  if redis.call('PTTL', index) < ttl_ms then redis.call('PEXPIRE', index, n2s(ttl_ms)) end
 end

@@ -1,6 +1,6 @@
 -- Requeue dead letters. ARGV: now_ms, expires_at_ms, retention_ms, id...
 -- A requeued message starts over: attempts 0, a fresh validity window up to expires_at_ms.
--- Also touches: P.MSG.., P.ARQ_JOB.. (same hash slot).
+-- Also touches: P.MSG.., P.ARQ_JOB.., P.RECIPIENT.. (same hash slot).
 -- Returns {requeued = {id...}} (ids no longer dead are skipped).
 local now, expires, retention = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local done = {}
@@ -13,6 +13,8 @@ for i = 4, #ARGV do
     history(key, S.QUEUED, now, {requeued = true})
     push_ready(id, redis.call('HGET', key, 'priority'), now, expires, now)
     redis.call('PEXPIRE', key, n2s(expires - now + retention))
+    local f = redis.call('HMGET', key, 'to', 'keep')
+    if f[2] then index_recipient(f[1], id, now, expires - now + tonumber(f[2])) end
     done[#done + 1] = id
   end
 end

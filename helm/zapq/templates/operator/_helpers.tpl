@@ -9,7 +9,7 @@
 
 {{/* Fail early on operator values that would render a broken release. */}}
 {{- define "zapq.operator.validate" -}}
-{{- if not .Values.operator.webhookTokenSecretRef.name }}
-{{- fail "operator.enabled: set operator.webhookTokenSecretRef.name, a Secret holding zapq's webhook token (what the API checks as ZAPQ_EVOLUTION__WEBHOOK_TOKEN)" }}
+{{- if and (not .Values.operator.webhookTokenSecretRef.name) (not .Values.secrets.existingSecret) (not .Values.secrets.evolutionWebhookToken) }}
+{{- fail "operator.enabled: set secrets.evolutionWebhookToken (or operator.webhookTokenSecretRef.name): zapq's webhook token, which the operator sets on every instance and the API checks" }}
 {{- end }}
 {{- end }}

@@ -1,0 +1,1 @@
+"""Who calls the API: API keys with a name (the tenant), scopes and quotas (keys.py)."""
