@@ -1,4 +1,9 @@
-"""Baseline for the ingest benchmark: a bare FastAPI app doing one Redis write per request."""
+"""Baseline for the ingest benchmarks: a bare FastAPI app doing one Redis write per request.
+
+/write takes any JSON; /write-validated validates the body with zapq's own request model (the same
+pydantic schema, without zapq's phone, text and date checks) before its one write: the baseline
+the ingest benchmark compares zapq's POST /v1/messages with.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,12 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from pydantic import TypeAdapter
 from redis.asyncio import Redis
+
+from service.api.schemas import MessageIn
+
+_MESSAGE: TypeAdapter[MessageIn] = TypeAdapter(MessageIn)
 
 
 @asynccontextmanager
@@ -39,3 +49,11 @@ async def write_batch(request: Request) -> JSONResponse:
             pipe.set(f"bare:{uuid.uuid4().hex}", item["text"])
         await pipe.execute()
     return JSONResponse({"accepted": len(body["messages"])}, 202)
+
+
+@app.post("/write-validated", status_code=202)
+async def write_validated(request: Request) -> JSONResponse:
+    message = _MESSAGE.validate_json(await request.body())
+    key = uuid.uuid4().hex
+    await request.app.state.redis.set(f"bare:{key}", message.model_dump_json())
+    return JSONResponse({"id": key}, 202)

@@ -16,86 +16,30 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import httpx
 from redis import Redis
 
-from loadtest.procs import cpu_seconds, process, zapq_env
+from loadtest.procs import process, zapq_env
+from loadtest.wrk import measure, wrk_script
 from service.devstack import free_port, redis_server
 from service.queue.keys import Keys
 from service.queue.models import Content
 
 TOKEN = "bench-webhook-token-0123456789abcdef"
-# A DELIVERY_ACK as Evolution 2.3 posts it (flat data, envelope fields), about 400 bytes; %s is
-# the keyId. The bare endpoint gets a body of the same size.
+# A DELIVERY_ACK as Evolution 2.3 posts it (flat data, envelope fields), about 400 bytes; {ID}
+# is the keyId. The bare endpoint gets a body of the same size.
 _BODY = (
-    '{"event":"messages.update","instance":"zapq","data":{"keyId":"%s",'
+    '{"event":"messages.update","instance":"zapq","data":{"keyId":"{ID}",'
     '"remoteJid":"5511987654321@s.whatsapp.net","fromMe":true,"status":"DELIVERY_ACK",'
     '"instanceId":"c9482c80-d4f3-4582-a484-1b5af43db273"},'
     '"destination":"http://127.0.0.1/v1/webhooks/evolution","date_time":"2026-03-02T12:00:00.000Z",'
     '"sender":"5511900000000@s.whatsapp.net","server_url":"http://evolution:8080","apikey":null}'
 )
-_WRK_LUA = """
-local counter, body, path, headers = 0, %(body)s, %(path)s, %(headers)s
-function setup(thread)
-  thread:set("offset", #threads_seen)
-  table.insert(threads_seen, thread)
-end
-threads_seen = {}
-function delay()
-  return %(delay_ms)d
-end
-function request()
-  counter = counter + 1
-  local n = %(start)d + counter * %(threads)d + offset
-  local id = string.format("BENCH%%09d", n %% %(messages)d)
-  return wrk.format("POST", path, headers, string.format(body, id))
-end
-function done(summary, latency, requests)
-  io.write(string.format(
-    'RESULT {"requests": %%d, "seconds": %%.3f, "non2xx": %%d, "errors": %%d, "p50_ms": %%.3f, ' ..
-    '"p90_ms": %%.3f, "p99_ms": %%.3f, "max_ms": %%.3f}\\n',
-    summary.requests, summary.duration / 1e6, summary.errors.status,
-    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    latency:percentile(50) / 1000, latency:percentile(90) / 1000, latency:percentile(99) / 1000,
-    latency.max / 1000))
-end
-"""
-
-
-def _lua_string(text: str) -> str:
-    return "[==[" + text + "]==]"
-
-
-def wrk_script(
-    path: str,
-    headers: dict[str, str],
-    threads: int,
-    messages: int,
-    start: int,
-    delay_ms: int = 0,
-    body: str = _BODY,
-) -> str:
-    """wrk's script: request n is for message ``(start + n) % messages`` (so that consecutive
-    runs given consecutive starts never repeat a key id while the preload lasts); each connection
-    waits ``delay_ms`` after each answer (0: as fast as it can)."""
-    table = "{" + ", ".join(f"[ {_lua_string(k)} ] = {_lua_string(v)}" for k, v in headers.items())
-    return _WRK_LUA % {
-        "start": start,
-        "delay_ms": delay_ms,
-        "body": _lua_string(body),
-        "path": _lua_string(path),
-        "headers": table + "}",
-        "threads": threads,
-        "messages": messages,
-    }
 
 
 def preload(redis_url: str, count: int, callback_url: str = "http://127.0.0.1:9/callbacks") -> None:
@@ -124,42 +68,13 @@ def preload(redis_url: str, count: int, callback_url: str = "http://127.0.0.1:9/
     redis.close()
 
 
-def run_wrk(url: str, script: str, connections: int, threads: int, seconds: int) -> dict[str, Any]:
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
-        handle.write(script)
-    args = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "-s"]
-    out = subprocess.run([*args, handle.name, url], capture_output=True, text=True, check=True)
-    os.unlink(handle.name)
-    line = next(line for line in out.stdout.splitlines() if line.startswith("RESULT "))
-    result: dict[str, Any] = json.loads(line.removeprefix("RESULT "))
-    result["events_per_second"] = round(result["requests"] / result["seconds"])
-    return result
-
-
-def measure(
-    name: str, url: str, script: str, pid: int, connections: int, threads: int, seconds: int
-) -> dict[str, Any]:
-    """One wrk run, with the server's and wrk's CPU (cores used on average)."""
-    before = cpu_seconds(pid)
-    children = os.times()  # wrk is reaped before it returns: its CPU lands in children_*
-    result = run_wrk(url, script, connections, threads, seconds)
-    after = os.times()
-    server_cpu = cpu_seconds(pid) - before
-    result["server_cpu_share"] = round(server_cpu / result["seconds"], 2)
-    # The server's CPU per request: the figure least moved by other load on a shared machine.
-    result["server_cpu_ms_per_event"] = round(server_cpu * 1000 / max(result["requests"], 1), 3)
-    wrk_cpu = (after.children_user + after.children_system) - (
-        children.children_user + children.children_system
-    )
-    result["wrk_cpu_share"] = round(wrk_cpu / result["seconds"], 2)
-    return {"endpoint": name, "connections": connections, **result}
-
-
 def _script(name: str, threads: int, messages: int, start: int, delay_ms: int) -> str:
     if name == "webhook":
         headers = {"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"}
-        return wrk_script("/v1/webhooks/evolution", headers, threads, messages, start, delay_ms)
-    body = '{"text": "%s' + "x" * 380 + '"}'  # the size of a webhook body
+        return wrk_script(
+            "/v1/webhooks/evolution", headers, threads, messages, start, delay_ms, _BODY
+        )
+    body = '{"text": "{ID}' + "x" * 380 + '"}'  # the size of a webhook body
     json_header = {"Content-Type": "application/json"}
     return wrk_script("/write", json_header, threads, messages, 0, delay_ms, body)
 

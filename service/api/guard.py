@@ -74,6 +74,9 @@ class RouteGuard:
         self._scopes: dict[int, KeyScope | None] = {}
         self._evolution: dict[int, bool] = {}
         self._routes: list[RouteContext] | None = None
+        #: (method, path) -> route, for the routes without path parameters: most requests
+        #: (POST /v1/messages) are matched by one lookup instead of every route's regex.
+        self._literal: dict[tuple[str, str], BaseRoute] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -96,6 +99,15 @@ class RouteGuard:
         methods the path has."""
         if self._routes is None:
             self._routes = list(iter_route_contexts(self.api.router.routes))
+            self._literal = {
+                (method, route.path): route.original_route
+                for route in self._routes
+                if route.path and _params(route) == 0
+                for method in route.methods or ()
+            }
+        literal = self._literal.get((scope["method"], scope["path"]))
+        if literal is not None:
+            return literal, set()
         full: RouteContext | None = None
         partial: list[RouteContext] = []
         for route in self._routes:

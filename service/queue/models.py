@@ -106,18 +106,21 @@ class MediaType(StrEnum):
     AUDIO = "audio"
 
 
-_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+# Every 10-bit value as its two Crockford digits: a ULID is 13 lookups instead of 26 divisions
+# (ids are made per message, and a batch makes 1,000).
+_PAIRS = [a + b for a in CROCKFORD for b in CROCKFORD]
+
+
+def _digits(value: int, pairs: int) -> str:
+    return "".join(_PAIRS[(value >> shift) & 1023] for shift in range(10 * pairs - 10, -10, -10))
 
 
 def new_message_id(now_ms: int | None = None) -> str:
-    """A ULID: 48-bit ms time + 80 random bits in Crockford base32: ids sort by creation time."""
+    """A ULID: 48-bit ms time (10 digits) + 80 random bits (16 digits) in Crockford base32: ids
+    sort by creation time."""
     ms = now_ms if now_ms is not None else int(time.time() * 1000)
-    value = (ms << 80) | int.from_bytes(os.urandom(10), "big")
-    chars = []
-    for _ in range(26):
-        chars.append(_CROCKFORD[value & 31])
-        value >>= 5
-    return "".join(reversed(chars))
+    return _digits(ms, 5) + _digits(int.from_bytes(os.urandom(10), "big"), 8)
 
 
 def now_ms() -> int:

@@ -91,6 +91,18 @@ class Completed:
 
 
 @dataclass(frozen=True, slots=True)
+class _New:
+    """What enqueue decides for a new message before the script writes it."""
+
+    id: str
+    status: Status
+    due_ms: int
+    expires_at_ms: int
+    callback_url: str | None
+    content: Content
+
+
+@dataclass(frozen=True, slots=True)
 class Promoted:
     #: False: another worker holds the promoter's lease; this call did nothing.
     leader: bool
@@ -129,59 +141,77 @@ class MessageQueue:
         *,
         at_ms: int | None = None,
         idempotency_ttl_ms: int | None = None,
+        records: bool = True,
     ) -> list[EnqueueResult]:
         """Enqueue many messages in one atomic round trip; ``key_id`` is the tenant (the API key's
         name) that owns them: idempotency keys are per tenant.
 
         New idempotency keys live ``idempotency_ttl_ms`` (default: api.idempotency_ttl_seconds);
         the scheduler passes its own, longer, so that its dedupe window covers its send windows.
-        A new message's result carries its record as written, so callers need no read-back.
+        A new message's result carries its record as written (``records``; a batch, which answers
+        with ids only, skips building them), so callers need no read-back.
         """
         if not messages:
             return []
         now = at_ms if at_ms is not None else now_ms()
-        records = [self._record(message, now, key_id) for message in messages]
+        new = [self._new(message, now, key_id) for message in messages]
         args: list[Any] = [
             now,
             self._retention_ms,
             idempotency_ttl_ms or self.settings.api.idempotency_ttl_seconds * 1000,
         ]
-        for message, record in zip(messages, records, strict=True):
-            args += [self._envelope(message, record, key_id), record.content.encode()]
+        for message, fresh in zip(messages, new, strict=True):
+            args += [self._envelope(message, fresh, key_id), fresh.content.encode()]
         rows = (await self.scripts.enqueue(args))["results"]
         return [
-            EnqueueResult(row["outcome"], row["id"], record if row["outcome"] == "new" else None)
-            for row, record in zip(rows, records, strict=True)
+            EnqueueResult(
+                row["outcome"],
+                row["id"],
+                self._record(message, fresh, now, key_id)
+                if records and row["outcome"] == "new"
+                else None,
+            )
+            for row, message, fresh in zip(rows, messages, new, strict=True)
         ]
 
-    def _record(self, message: NewMessage, now: int, key_id: str) -> MessageRecord:
+    def _new(self, message: NewMessage, now: int, key_id: str) -> _New:
         scheduled = message.send_at_ms is not None and message.send_at_ms > now
         due: int = message.send_at_ms if scheduled else now  # type: ignore[assignment]
-        status = Status.SCHEDULED if scheduled else Status.QUEUED
-        return MessageRecord(
+        return _New(
             id=new_message_id(now),
+            status=Status.SCHEDULED if scheduled else Status.QUEUED,
+            due_ms=due,
+            expires_at_ms=message.expires_at_ms or due + self._validity_ms,
+            # Resolved now, from the request or the API key's default endpoint (settings).
+            callback_url=message.callback_url or self.settings.callbacks.url_for(key_id) or None,
+            content=message.content,
+        )
+
+    @staticmethod
+    def _record(message: NewMessage, new: _New, now: int, key_id: str) -> MessageRecord:
+        return MessageRecord(
+            id=new.id,
             to=message.to,
             priority=message.priority,
-            status=status,
+            status=new.status,
             attempts=0,
             created_at_ms=now,
-            expires_at_ms=message.expires_at_ms or due + self._validity_ms,
-            ready_at_ms=due,
+            expires_at_ms=new.expires_at_ms,
+            ready_at_ms=new.due_ms,
             send_at_ms=message.send_at_ms,
             next_attempt_at_ms=None,
             provider_id=None,
             remote_jid=None,
             last_error=None,
             error_class=None,
-            content=message.content,
+            content=new.content,
             pinned_sender=message.sender,
-            history=[{"status": str(status), "at_ms": now}],
-            # Resolved now, from the request or the API key's default endpoint (settings).
-            callback_url=message.callback_url or self.settings.callbacks.url_for(key_id) or None,
+            history=[{"status": str(new.status), "at_ms": now}],
+            callback_url=new.callback_url,
             key_id=key_id,
         )
 
-    def _envelope(self, message: NewMessage, record: MessageRecord, key_id: str) -> bytes:
+    def _envelope(self, message: NewMessage, record: _New, key_id: str) -> bytes:
         idem = ""
         if message.idempotency_key is not None:
             digest = hashlib.sha256(message.idempotency_key.encode()).hexdigest()

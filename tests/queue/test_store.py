@@ -6,7 +6,17 @@ import pytest
 from redis.asyncio import Redis
 
 from service.queue.keys import Priority
-from service.queue.models import Content, Kind, Media, MediaType, NewMessage, Outcome, now_ms
+from service.queue.models import (
+    CROCKFORD,
+    Content,
+    Kind,
+    Media,
+    MediaType,
+    NewMessage,
+    Outcome,
+    new_message_id,
+    now_ms,
+)
 from service.queue.store import MessageQueue, Promoted
 from tests.queue.conftest import POOL, head, msg, take_one
 
@@ -250,3 +260,14 @@ async def test_one_promoter_at_a_time(queue: MessageQueue, redis: Redis) -> None
 async def test_scheduling_wakes_the_promoter(queue: MessageQueue, redis: Redis) -> None:
     await queue.enqueue([msg(send_at_ms=now_ms() + 60_000) for _ in range(3)], "k")
     assert await redis.llen(queue.keys.promote_wake) == 1, "one token is enough"
+
+
+def test_message_ids_are_ulids() -> None:
+    """Crockford base32 of (ms << 80 | 80 random bits), 26 digits: the ULID spec's reference."""
+    ms = 1_796_000_000_123
+    ulid = new_message_id(ms)
+    value = 0
+    for char in ulid:
+        value = value * 32 + CROCKFORD.index(char)
+    assert len(ulid) == 26 and value >> 80 == ms
+    assert new_message_id(1000) < new_message_id(2000) < new_message_id(10**13 - 1)

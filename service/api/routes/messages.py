@@ -79,12 +79,14 @@ async def _enqueue(
     principal: Principal,
     messages: list[NewMessage],
     at_ms: int | None = None,
+    *,
+    records: bool = True,
 ) -> list[EnqueueResult]:
     """Enqueue as ``principal``'s tenant, within its daily quota: all are reserved first (or
     none: 429), those not created (duplicates, refusals) are given back."""
     await quotas.reserve(principal, len(messages))
     try:
-        results = await queue.enqueue(messages, principal.name, at_ms=at_ms)
+        results = await queue.enqueue(messages, principal.name, at_ms=at_ms, records=records)
     except BaseException:
         await quotas.give_back(principal, len(messages))
         raise
@@ -146,7 +148,7 @@ async def create_message_batch(
             metrics.REJECTED.labels("validation").inc()
             results.append(BatchItemOut(index=index, status="rejected", errors=exc.detail))
     messages = [message for _, message in valid]
-    outcomes = await _enqueue(queue, quotas, principal, messages, at_ms=now)
+    outcomes = await _enqueue(queue, quotas, principal, messages, at_ms=now, records=False)
     for (index, message), outcome in zip(valid, outcomes, strict=True):
         refusal = _refusal(outcome, message)
         if refusal is not None:
