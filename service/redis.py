@@ -1,23 +1,145 @@
-"""The one place Redis clients are made: client name, timeouts, retries and health checks."""
+"""The one place Redis clients are made: client name, timeouts, retries and health checks, for a
+single Redis, a Sentinel-managed master or a Redis Cluster (``ZAPQ_REDIS_URL``'s scheme).
+
+    redis://[[user]:password@]host[:port][/db][?option=...]       one Redis (rediss:// for TLS,
+                                                                   unix:///path.sock too)
+    redis+sentinel://[[user]:password@]host[:port][,host[:port]...]/master[/db][?option=...]
+    redis+cluster://[[user]:password@]host[:port][,host[:port]...][?option=...]
+
+``rediss+sentinel://`` and ``rediss+cluster://`` use TLS. Options are redis-py's URL options plus,
+for Sentinel, ``sentinel_username`` / ``sentinel_password`` (the sentinels' own credentials).
+
+Redis Cluster: every key zapq writes carries one hash tag (ZAPQ_REDIS_KEY_PREFIX), so every command
+goes to the master that owns that one slot. The client is a plain redis-py client whose connections
+ask the cluster which master that is (CLUSTER SLOTS, again after MOVED, a failover or a lost node):
+arq's worker runs on it unchanged (MULTI/EXEC pipelines, BLPOP, EVALSHA), which redis-py's
+RedisCluster cannot offer (its async pipelines refuse transactions), and it keeps one connection
+pool to one node instead of a pool per node.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 import socket
-from typing import TypeVar
+import weakref
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from urllib.parse import unquote
 
 from redis.asyncio import Redis
+from redis.asyncio.connection import Connection, ConnectionPool, SSLConnection, parse_url
 from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.backoff import ExponentialBackoff
+from redis.crc import key_slot
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import OutOfMemoryError, ReadOnlyError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from service.settings import Settings
+if TYPE_CHECKING:
+    from service.settings import Settings
 
 # Errors after which a command is retried on a fresh connection (3 tries, 50 ms .. 1 s apart): they
 # cover a Redis restart or failover without surfacing to callers, and a longer outage still fails
-# fast enough for /readyz to report it.
-_RETRY_ON = (RedisConnectionError, RedisTimeoutError, ConnectionResetError)
+# fast enough for /readyz to report it. READONLY: the connection still points at a master that a
+# failover demoted (a managed Redis's DNS moved on); the write did not happen, so it is retried.
+_RETRY_ON = (RedisConnectionError, RedisTimeoutError, ConnectionResetError, ReadOnlyError)
+
+#: Redis refused a write for memory (used_memory > maxmemory with noeviction). The API answers 503
+#: storage_full; workers and loops back off as for an outage.
+REDIS_FULL_ERRORS: tuple[type[BaseException], ...] = (OutOfMemoryError,)
+#: Redis cannot serve the call now (down, failing over, full): nothing was done, try again later.
+REDIS_ERRORS: tuple[type[BaseException], ...] = (*_RETRY_ON, OSError, *REDIS_FULL_ERRORS)
+
+Kind = Literal["standalone", "sentinel", "cluster"]
+_SCHEMES: dict[str, Kind] = {
+    "redis": "standalone",
+    "rediss": "standalone",
+    "unix": "standalone",
+    "redis+sentinel": "sentinel",
+    "rediss+sentinel": "sentinel",
+    "redis+cluster": "cluster",
+    "rediss+cluster": "cluster",
+}
+_DEFAULT_PORT = {"sentinel": 26379, "cluster": 6379}
+_URL = re.compile(
+    r"^(?P<scheme>[a-z+]+)://(?P<netloc>[^/?#]*)(?P<path>/[^?#]*)?(?:\?(?P<query>[^#]*))?$"
+)
+_NODE = re.compile(r"^(?P<host>\[[0-9a-fA-F:.]+\]|[^:\[\]]+)(?::(?P<port>\d{1,5}))?$")
+_SENTINEL_OPTIONS = ("sentinel_username", "sentinel_password")
+
+
+@dataclass(frozen=True)
+class RedisTarget:
+    """What ZAPQ_REDIS_URL names: one Redis, a Sentinel-managed master, or a Redis Cluster."""
+
+    kind: Kind
+    #: Sentinels or cluster seed nodes (host, port); empty for one Redis (the URL says it all).
+    nodes: tuple[tuple[str, int], ...] = ()
+    #: The master's name at the sentinels.
+    master: str = ""
+    #: redis-py connection options from the URL (credentials, db, TLS, query options).
+    options: dict[str, Any] = field(default_factory=dict)
+    #: The sentinels' own credentials.
+    sentinel_options: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_redis_url(url: str) -> RedisTarget:
+    """Read ZAPQ_REDIS_URL. Errors name the problem, never the URL (it may hold a password)."""
+    match = _URL.match(url.strip())
+    scheme = match.group("scheme") if match else url.partition("://")[0]
+    kind = _SCHEMES.get(scheme)
+    if kind is None or match is None:
+        raise ValueError(f"the scheme must be one of {', '.join(s + '://' for s in _SCHEMES)}")
+    if kind == "standalone":
+        parse_url(url)  # redis-py's own check (scheme, port, options)
+        return RedisTarget("standalone")
+    userinfo, _, hosts = match.group("netloc").rpartition("@")
+    nodes = tuple(_node(item, _DEFAULT_PORT[kind]) for item in hosts.split(","))
+    parts = [unquote(part) for part in (match.group("path") or "").split("/") if part]
+    master, db = _path(kind, parts)
+    query, sentinel = _split_query(match.group("query") or "")
+    tls = "s" if scheme.startswith("rediss") else ""
+    auth = f"{userinfo}@" if userinfo else ""
+    options = dict(parse_url(f"redis{tls}://{auth}localhost/{db}?{query}"))
+    for placeholder in ("host", "port"):
+        options.pop(placeholder, None)
+    return RedisTarget(kind, nodes, master, options, sentinel)
+
+
+def _node(text: str, default_port: int) -> tuple[str, int]:
+    match = _NODE.match(text.strip())
+    if not match:
+        raise ValueError("every node must be host or host:port, comma-separated")
+    port = int(match.group("port") or default_port)
+    if not 0 < port < 65536:
+        raise ValueError("a node's port must be >= 1 and <= 65535")
+    return match.group("host").strip("[]"), port
+
+
+def _path(kind: str, parts: list[str]) -> tuple[str, int]:
+    """Sentinel: /master[/db]; cluster: nothing (a cluster has only db 0)."""
+    if kind == "cluster":
+        if parts and parts != ["0"]:
+            raise ValueError("a Redis Cluster URL takes no path (a cluster has only db 0)")
+        return "", 0
+    if not parts or len(parts) > 2 or (len(parts) == 2 and not parts[1].isdigit()):
+        raise ValueError("a Sentinel URL's path is /<master name>[/<db number>]")
+    return parts[0], int(parts[1]) if len(parts) == 2 else 0
+
+
+def _split_query(query: str) -> tuple[str, dict[str, Any]]:
+    """redis-py's options, and the sentinels' credentials (sentinel_username, sentinel_password)."""
+    ours: dict[str, Any] = {}
+    theirs = []
+    for item in filter(None, query.split("&")):
+        name, _, value = item.partition("=")
+        if name in _SENTINEL_OPTIONS:
+            ours[name.removeprefix("sentinel_")] = unquote(value)
+        else:
+            theirs.append(item)
+    return "&".join(theirs), ours
 
 
 R = TypeVar("R", bound=Redis)
@@ -34,20 +156,170 @@ def create_redis(
 
     ``client_class`` lets the worker get arq's Redis subclass without this module importing arq.
     """
-    client: R = client_class.from_url(
-        settings.redis_url.get_secret_value(),
-        client_name=f"zapq-{role}-{socket.gethostname()}-{os.getpid()}",
-        socket_timeout=settings.redis_timeout_seconds,
-        socket_connect_timeout=settings.redis_timeout_seconds,
-        socket_keepalive=True,
+    url = settings.redis_url.get_secret_value()
+    common: dict[str, Any] = {
+        "client_name": f"zapq-{role}-{socket.gethostname()}-{os.getpid()}",
+        "socket_timeout": settings.redis_timeout_seconds,
+        "socket_connect_timeout": settings.redis_timeout_seconds,
+        "socket_keepalive": True,
         # Ping an idle pooled connection before use if it sat unused this long (seconds).
-        health_check_interval=30,
-        retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=3),
-        retry_on_error=list(_RETRY_ON),
-        max_connections=max_connections,
-        decode_responses=False,
-    )
-    return client
+        "health_check_interval": 30,
+        "retry": Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=3),
+        "retry_on_error": list(_RETRY_ON),
+        "max_connections": max_connections,
+        "decode_responses": False,
+    }
+    target = parse_redis_url(url)
+    if target.kind == "standalone":
+        client: R = client_class.from_url(url, **common)
+        return client
+    if target.kind == "sentinel":
+        pool: ConnectionPool = _sentinel_pool(target, common)
+    else:
+        slot = key_slot(settings.redis_key_prefix.encode())
+        pool = SlotOwnerPool(target.nodes, slot, **{**common, **target.options})
+    return client_class.from_pool(pool)  # type: ignore[return-value]
 
 
-REDIS_ERRORS: tuple[type[BaseException], ...] = (*_RETRY_ON, OSError)
+def _sentinel_pool(target: RedisTarget, common: dict[str, Any]) -> SentinelConnectionPool:
+    """A pool whose connections ask the sentinels for the master (again after a failover)."""
+    options = {**common, **target.options}
+    ssl = options.pop("connection_class", None) is SSLConnection
+    sockets = {key: value for key, value in common.items() if key.startswith("socket_")}
+    sentinel_kwargs = {**sockets, **target.sentinel_options, "ssl": ssl}
+    sentinels = Sentinel(list(target.nodes), sentinel_kwargs=sentinel_kwargs)  # type: ignore[no-untyped-call]
+    return SentinelConnectionPool(target.master, sentinels, ssl=ssl, **options)  # type: ignore[no-untyped-call]
+
+
+class SlotOwnerPool(ConnectionPool):
+    """Connections to the Redis Cluster master that owns ``slot`` (every zapq key's slot), found
+    with CLUSTER SLOTS through ``seeds`` and looked up again after MOVED or a lost node."""
+
+    def __init__(self, seeds: tuple[tuple[str, int], ...], slot: int, **kwargs: Any) -> None:
+        ssl = kwargs.pop("connection_class", None) is SSLConnection
+        kwargs["connection_class"] = SlotOwnerSSLConnection if ssl else SlotOwnerConnection
+        super().__init__(**kwargs)
+        self.connection_kwargs["connection_pool"] = weakref.proxy(self)
+        self.seeds = seeds
+        self.slot = slot
+        self.owner: tuple[str, int] | None = None
+        #: Every master seen, so that discovery outlives the loss of the seeds.
+        self.known: list[tuple[str, int]] = []
+
+    async def owner_address(self) -> tuple[str, int]:
+        if self.owner is None:
+            self.owner = await self._discover()
+        return self.owner
+
+    def moved(self, address: tuple[str, int] | None) -> None:
+        """The slot has a new owner (MOVED names it), or the current one is gone (None)."""
+        self.owner = address
+
+    async def _discover(self) -> tuple[str, int]:
+        errors = []
+        for node in dict.fromkeys([*self.seeds, *self.known]):
+            try:
+                return await self._ask(node)
+            except (RedisConnectionError, RedisTimeoutError, ResponseError, OSError) as exc:
+                errors.append(type(exc).__name__)
+        raise RedisConnectionError(
+            f"no cluster node named the owner of slot {self.slot} ({', '.join(errors)})"
+        )
+
+    async def _ask(self, node: tuple[str, int]) -> tuple[str, int]:
+        options = {
+            key: value
+            for key, value in self.connection_kwargs.items()
+            if key not in ("connection_pool", "retry", "retry_on_error", "max_connections")
+        }
+        ssl = self.connection_class is SlotOwnerSSLConnection
+        client = Redis(host=node[0], port=node[1], ssl=ssl, **options)
+        try:
+            ranges = await client.execute_command("CLUSTER", "SLOTS")  # type: ignore[no-untyped-call]
+        finally:
+            await client.aclose()
+        found = None
+        for start, end, master, *_ in ranges:
+            host = master[0].decode() if isinstance(master[0], bytes) else str(master[0])
+            address = (host or node[0], int(master[1]))
+            if address not in self.known:
+                self.known.append(address)
+            if start <= self.slot <= end:
+                found = address
+        if found is None:
+            raise ResponseError(f"slot {self.slot} is not served")
+        return found
+
+
+# Replies that say the slot's owner changed or cannot answer now: the connection reconnects to the
+# owner found again, and the command is retried like after a lost connection.
+_REDIRECTS = ("MOVED", "ASK", "CLUSTERDOWN", "TRYAGAIN", "MASTERDOWN", "READONLY")
+
+
+class SlotOwnerConnection(Connection):
+    """A connection to whatever node the pool says owns zapq's slot now."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.connection_pool: SlotOwnerPool = kwargs.pop("connection_pool")
+        super().__init__(**kwargs)
+
+    async def connect(self) -> None:
+        if not self.is_connected:
+            self.host, self.port = await self.connection_pool.owner_address()
+        try:
+            await super().connect()  # type: ignore[no-untyped-call]
+        except (RedisConnectionError, RedisTimeoutError):
+            self.connection_pool.moved(None)
+            raise
+
+    async def read_response(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super().read_response(*args, **kwargs)
+        except ResponseError as exc:
+            code, _, rest = str(exc).partition(" ")
+            if isinstance(exc, ReadOnlyError):
+                code = "READONLY"
+            if code not in _REDIRECTS:
+                raise
+            self.connection_pool.moved(_moved_to(rest) if code == "MOVED" else None)
+            await self.disconnect()
+            slot = self.connection_pool.slot
+            raise RedisConnectionError(f"cluster: {code} for slot {slot}") from exc
+
+
+def _moved_to(text: str) -> tuple[str, int] | None:
+    """``<slot> <host>:<port>`` -> (host, port)."""
+    _, _, address = text.partition(" ")
+    host, _, port = address.rpartition(":")
+    return (host, int(port)) if host and port.isdigit() else None
+
+
+class SlotOwnerSSLConnection(SlotOwnerConnection, SSLConnection):
+    pass
+
+
+# -- probes ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Memory:
+    """Redis's INFO memory: what it holds and its limit (0: no maxmemory), in bytes."""
+
+    used_bytes: int
+    max_bytes: int
+
+    @property
+    def used_ratio(self) -> float | None:
+        return self.used_bytes / self.max_bytes if self.max_bytes else None
+
+
+async def memory(client: Redis) -> Memory:
+    info = await client.info("memory")
+    return Memory(int(info.get("used_memory", 0)), int(info.get("maxmemory", 0)))
+
+
+async def accepts_writes(client: Redis, zset: str) -> None:
+    """Raise what Redis answers a write with now: OOM (full), READONLY (a demoted master),
+    MISCONF (persistence failing), a connection error. ``ZADD XX`` of a member that is never
+    there is a write that changes nothing (and ``zset`` must be one of zapq's keys: its slot)."""
+    await client.zadd(zset, {"": 0}, xx=True)

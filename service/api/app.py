@@ -14,10 +14,11 @@ from redis.asyncio import Redis
 from service.api.middleware import BodySizeLimit, RequestMetrics
 from service.api.routes import health, messages, queue, senders
 from service.api.validation import field_errors
-from service.errors import ServiceError, Unauthorized
+from service.errors import ServiceError, StorageFull, Unauthorized
 from service.metrics.queue import gauge_refresher
+from service.queue.backpressure import Backpressure
 from service.queue.store import MessageQueue
-from service.redis import REDIS_ERRORS, create_redis
+from service.redis import REDIS_ERRORS, REDIS_FULL_ERRORS, create_redis
 from service.senders.registry import SenderRegistry
 from service.settings import Settings, get_settings
 
@@ -32,6 +33,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redis: Redis = create_redis(settings, "api")
         app.state.queue = MessageQueue(redis, settings)
         app.state.senders = SenderRegistry(app.state.queue)
+        app.state.backpressure = Backpressure(app.state.queue)
         await _bootstrap(app.state.senders)
         gauges = gauge_refresher(
             app.state.queue, app.state.senders, settings.worker.stats_interval_seconds
@@ -71,7 +73,9 @@ async def _bootstrap(registry: SenderRegistry) -> None:
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def service_error(_: Request, exc: ServiceError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else {}
+        if exc.retry_after_seconds is not None:
+            headers["Retry-After"] = str(exc.retry_after_seconds)
         return JSONResponse(
             {"error": exc.code, "detail": exc.detail}, exc.status_code, headers=headers
         )
@@ -89,5 +93,13 @@ def _add_error_handlers(app: FastAPI) -> None:
             {"error": "unavailable", "detail": detail}, 503, headers={"Retry-After": "5"}
         )
 
+    async def redis_full(request: Request, exc: Exception) -> JSONResponse:
+        # A script refuses a full Redis's first write whole (service/queue/scripts.py).
+        log.error("redis is full: writes refused", extra={"error": repr(exc)})
+        detail = "the queue's storage (Redis) is full; nothing was written, retry later"
+        return await service_error(request, StorageFull(detail))
+
     for error_type in REDIS_ERRORS:
         app.add_exception_handler(error_type, redis_down)  # type: ignore[arg-type]
+    for error_type in REDIS_FULL_ERRORS:
+        app.add_exception_handler(error_type, redis_full)  # type: ignore[arg-type]

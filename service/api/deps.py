@@ -5,9 +5,11 @@ from __future__ import annotations
 import hmac
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Path, Request
 
 from service.errors import Unauthorized
+from service.queue.backpressure import Backpressure
+from service.queue.models import MESSAGE_ID_PATTERN
 from service.queue.store import MessageQueue, api_key_id
 from service.senders.registry import SenderRegistry
 from service.settings import Settings
@@ -21,6 +23,11 @@ def get_settings(request: Request) -> Settings:
 def get_queue(request: Request) -> MessageQueue:
     queue: MessageQueue = request.app.state.queue
     return queue
+
+
+def get_backpressure(request: Request) -> Backpressure:
+    backpressure: Backpressure = request.app.state.backpressure
+    return backpressure
 
 
 def get_senders(request: Request) -> SenderRegistry:
@@ -51,3 +58,8 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 QueueDep = Annotated[MessageQueue, Depends(get_queue)]
 SendersDep = Annotated[SenderRegistry, Depends(get_senders)]
 KeyIdDep = Annotated[str, Depends(authenticate)]
+BackpressureDep = Annotated[Backpressure, Depends(get_backpressure)]
+#: A message id in a path: a ULID (26 characters of Crockford base32), 422 otherwise.
+MessageIdPath = Annotated[
+    str, Path(pattern=MESSAGE_ID_PATTERN, description="The message's id (a ULID).")
+]

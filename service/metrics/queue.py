@@ -7,6 +7,7 @@ from service import metrics
 from service.background import Periodic
 from service.queue.models import Breaker, Connection, QueueStats, now_ms
 from service.queue.store import MessageQueue
+from service.redis import Memory, memory
 from service.senders.registry import SenderRegistry, SenderState
 
 _BREAKER_VALUE = {Breaker.CLOSED: 0, Breaker.HALF_OPEN: 1, Breaker.OPEN: 2}
@@ -30,6 +31,11 @@ def publish_schedule(last_run: list[bytes | None]) -> None:
         metrics.SCHEDULE_LAST_FAILED.set(float(failed or 0))
     if success_at is not None:
         metrics.SCHEDULE_LAST_SUCCESS.set(float(success_at))
+
+
+def publish_memory(used: Memory) -> None:
+    metrics.REDIS_MEMORY_USED.set(used.used_bytes)
+    metrics.REDIS_MEMORY_MAX.set(used.max_bytes)
 
 
 def available(state: SenderState) -> bool:
@@ -72,6 +78,7 @@ def gauge_refresher(
 ) -> Periodic:
     async def step() -> None:
         publish(await queue.stats())
+        publish_memory(await memory(queue.redis))
         fields = ["last_run_at", "last_success_at", "last_failed"]
         publish_schedule(await queue.redis.hmget(queue.keys.schedule_last_run, fields))  # type: ignore[misc]
         publish_senders(await registry.states(now_ms()))

@@ -88,6 +88,8 @@ class MediaType(StrEnum):
 
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+#: Every message id (new_message_id): what the API accepts in a path.
+MESSAGE_ID_PATTERN = f"^[{_CROCKFORD}]{{26}}$"
 
 
 def new_message_id(now_ms: int | None = None) -> str:

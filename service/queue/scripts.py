@@ -12,6 +12,14 @@ Python; ``lua_problems()`` rejects a script that spells one out itself or names 
 exist (tests/queue/test_scripts.py runs it over every script).
 
 Results are one JSON document (``cjson.encode`` of a map), decoded here: never positional lists.
+
+A full Redis (used_memory past maxmemory, noeviction) refuses a script's first write when that
+command may grow memory, and never stops a script once it wrote (Redis 6 and 7 alike, for scripts
+without a ``#!lua`` flags line, which Redis 6 cannot read). So each script's header opens with a
+write that changes nothing and decides that case (Spec.when_full): "refuse" (a ZADD XX: the whole
+call fails with OOM, nothing written: an enqueue is refused whole, no job is taken that arq could
+not start) or "run" (a ZREM: the script runs to its end, so a worker records what it sent, and a
+cancel frees memory). tests/redis/test_full.py runs every script on a full Redis.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ import re
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from redis.asyncio import Redis
@@ -45,16 +53,20 @@ class Spec:
 
     keys: tuple[str, ...]
     senders: bool = False
+    #: On a full Redis: "refuse" the whole call (declares queue) or "run" it (declares inflight).
+    when_full: Literal["refuse", "run"] = "refuse"
 
 
 SPECS: dict[str, Spec] = {
     "enqueue": Spec(("queue", "scheduled", "wake", "senders")),
     "take": Spec(("queue", "inflight", "wake", "senders_version", "senders"), senders=True),
-    "complete": Spec(("message", "retry", "dead", "queue", "inflight", "wake"), senders=True),
-    "finish": Spec(("queue", "inflight")),
-    "rebook": Spec(("message", "inflight"), senders=True),
+    "complete": Spec(
+        ("message", "retry", "dead", "queue", "inflight", "wake"), senders=True, when_full="run"
+    ),
+    "finish": Spec(("queue", "inflight"), when_full="run"),
+    "rebook": Spec(("message", "inflight"), senders=True, when_full="run"),
     "promote": Spec(("queue", "scheduled", "retry", "inflight", "senders", "wake"), senders=True),
-    "cancel": Spec(("message", "queue", "scheduled", "retry", "inflight")),
+    "cancel": Spec(("message", "queue", "scheduled", "retry", "inflight"), when_full="run"),
     "requeue": Spec(("dead", "queue", "wake")),
     "sender_put": Spec(("senders", "senders_version", "queue", "wake"), senders=True),
     "sender_delete": Spec(("senders", "senders_version", "queue", "wake"), senders=True),
@@ -100,8 +112,18 @@ def header(name: str, keys: Keys) -> str:
         _lua_table("P", keys.prefixes()),
         *(_lua_table(table, values) for table, values in constants().items()),
         ARQ_JOB_LUA,
+        _WHEN_FULL[spec.when_full],
     ]
     return "\n".join(lines)
+
+
+# The first write of every script, a no-op that decides what a full Redis does with it (see the
+# module docstring): ZADD (deny-oom) is refused then, ZREM (it cannot grow memory) is not. The
+# member "" is never in a zset of job ids, and XX never adds it.
+_WHEN_FULL = {
+    "refuse": "redis.call('ZADD', K.QUEUE, 'XX', 0, '') -- a full Redis refuses this call whole",
+    "run": "redis.call('ZREM', K.INFLIGHT, '') -- a full Redis runs this call to its end",
+}
 
 
 @cache

@@ -1,7 +1,7 @@
 """Probes and metrics: no authentication (they carry no message data).
 
-A failed /readyz answers only ``{"status": "unavailable"}``: anyone who can reach the port may read
-it, so Redis's address and error stay in the log line it writes.
+A failed /readyz answers only ``{"status": "unavailable", "reason": ...}`` with a fixed reason code:
+anyone who can reach the port may read it, so Redis's address and error stay in the log line.
 """
 
 from __future__ import annotations
@@ -11,11 +11,14 @@ import logging
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from redis.exceptions import RedisError
 
 from service.api.deps import QueueDep
-from service.redis import REDIS_ERRORS
+from service.redis import REDIS_ERRORS, REDIS_FULL_ERRORS, accepts_writes
 
 router = APIRouter(tags=["health"])
+# What the write probe may meet besides an outage: MISCONF (persistence failing) is a RedisError.
+_PROBE_ERRORS: tuple[type[BaseException], ...] = (*REDIS_ERRORS, RedisError)
 log = logging.getLogger("zapq.api")
 
 
@@ -27,12 +30,15 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 async def readyz(queue: QueueDep) -> JSONResponse:
-    """Redis answers: the API can accept messages."""
+    """Redis takes writes: the API can accept messages. A write that changes nothing, so that a
+    full Redis (or a demoted master, or failing persistence) reports not ready, not only a down
+    one."""
     try:
-        await queue.redis.ping()
-    except REDIS_ERRORS as exc:
-        log.warning("not ready: redis", extra={"error": f"{type(exc).__name__}: {exc}"})
-        return JSONResponse({"status": "unavailable"}, status_code=503)
+        await accepts_writes(queue.redis, queue.keys.queue)
+    except _PROBE_ERRORS as exc:
+        reason = "redis_full" if isinstance(exc, REDIS_FULL_ERRORS) else "redis_unavailable"
+        log.warning("not ready: " + reason, extra={"error": f"{type(exc).__name__}: {exc}"})
+        return JSONResponse({"status": "unavailable", "reason": reason}, status_code=503)
     return JSONResponse({"status": "ok"})
 
 

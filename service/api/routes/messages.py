@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Response, status
 
 from service import metrics
-from service.api.deps import KeyIdDep, QueueDep, SettingsDep
+from service.api.deps import BackpressureDep, KeyIdDep, MessageIdPath, QueueDep, SettingsDep
 from service.api.schemas import (
     BatchIn,
     BatchItemOut,
@@ -62,11 +62,13 @@ async def create_message(
     response: Response,
     settings: SettingsDep,
     queue: QueueDep,
+    backpressure: BackpressureDep,
     key_id: KeyIdDep,
     idempotency_key: IdempotencyHeader = None,
 ) -> MessageOut:
     """Enqueue one message. Replaying an idempotency key returns the original message."""
     message = to_new_message(body, settings, now_ms(), header_key=idempotency_key)
+    await backpressure.admit(1)
     [result] = await queue.enqueue([message], key_id)
     _count([result], [message])
     refusal = _refusal(result, message)
@@ -85,6 +87,7 @@ async def create_batch(
     body: BatchIn,
     settings: SettingsDep,
     queue: QueueDep,
+    backpressure: BackpressureDep,
     key_id: KeyIdDep,
     idempotency_key: IdempotencyHeader = None,
 ) -> BatchOut:
@@ -108,6 +111,9 @@ async def create_batch(
             metrics.REJECTED.labels("validation").inc()
             results.append(BatchItemOut(index=index, status="rejected", errors=exc.detail))
     messages = [message for _, message in valid]
+    # Past a backpressure limit the batch is refused whole (503 queue_full): nothing is enqueued.
+    if messages:
+        await backpressure.admit(len(messages))
     outcomes = await queue.enqueue(messages, key_id, at_ms=now)
     _count(outcomes, messages)
     for (index, message), outcome in zip(valid, outcomes, strict=True):
@@ -127,13 +133,13 @@ async def create_batch(
 
 
 @router.get("/{message_id}", response_model=MessageOut, responses=_ERRORS)
-async def get_message(message_id: str, queue: QueueDep, _: KeyIdDep) -> MessageOut:
+async def get_message(message_id: MessageIdPath, queue: QueueDep, _: KeyIdDep) -> MessageOut:
     """Status, attempts, each transition with its time, Evolution's message id, last error."""
     return MessageOut.of(await _existing(queue, message_id))
 
 
 @router.delete("/{message_id}", response_model=MessageOut, responses=_ERRORS)
-async def cancel_message(message_id: str, queue: QueueDep, _: KeyIdDep) -> MessageOut:
+async def cancel_message(message_id: MessageIdPath, queue: QueueDep, _: KeyIdDep) -> MessageOut:
     """Cancel a message that is queued or scheduled (also while waiting for a retry)."""
     outcome, current = await queue.cancel(message_id)
     if outcome == "missing":
