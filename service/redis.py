@@ -277,14 +277,18 @@ class SlotOwnerConnection(Connection):
             return await super().read_response(*args, **kwargs)
         except ResponseError as exc:
             code, _, rest = str(exc).partition(" ")
-            if isinstance(exc, ReadOnlyError):
-                code = "READONLY"
-            if code not in _REDIRECTS:
-                raise
+            code = "READONLY" if isinstance(exc, ReadOnlyError) else code
+            slot = self.connection_pool.slot
+            if code not in _REDIRECTS or (code in ("MOVED", "ASK") and not _about(rest, slot)):
+                raise  # a key outside zapq's slot: an error, not a reason to move
             self.connection_pool.moved(_moved_to(rest) if code == "MOVED" else None)
             await self.disconnect()
-            slot = self.connection_pool.slot
             raise RedisConnectionError(f"cluster: {code} for slot {slot}") from exc
+
+
+def _about(text: str, slot: int) -> bool:
+    """Whether a MOVED/ASK reply (``<slot> <host>:<port>``) is about ``slot``."""
+    return text.partition(" ")[0] == str(slot)
 
 
 def _moved_to(text: str) -> tuple[str, int] | None:

@@ -16,7 +16,7 @@ from service.api.routes import health, messages, queue, senders
 from service.api.validation import field_errors
 from service.errors import ServiceError, StorageFull, Unauthorized
 from service.metrics.queue import gauge_refresher
-from service.queue.backpressure import Backpressure
+from service.queue.backpressure import STORAGE_FULL, Backpressure
 from service.queue.store import MessageQueue
 from service.redis import REDIS_ERRORS, REDIS_FULL_ERRORS, create_redis
 from service.senders.registry import SenderRegistry
@@ -96,8 +96,7 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def redis_full(request: Request, exc: Exception) -> JSONResponse:
         # A script refuses a full Redis's first write whole (service/queue/scripts.py).
         log.error("redis is full: writes refused", extra={"error": repr(exc)})
-        detail = "the queue's storage (Redis) is full; nothing was written, retry later"
-        return await service_error(request, StorageFull(detail))
+        return await service_error(request, StorageFull(STORAGE_FULL))
 
     for error_type in REDIS_ERRORS:
         app.add_exception_handler(error_type, redis_down)  # type: ignore[arg-type]

@@ -3,7 +3,8 @@
 Two limits, read from Redis at most every READING_TTL_SECONDS (ZCARD of the ready queue and INFO
 memory), so a request costs nothing extra between readings:
 - api.max_ready_messages: the ready backlog (0: none);
-- api.max_redis_memory_ratio: the share of Redis's maxmemory in use (ignored without maxmemory).
+- api.max_redis_memory_ratio: the share of Redis's maxmemory in use (ignored without maxmemory);
+  past maxmemory itself the answer is 503 storage_full, as when Redis refuses the write.
 
 Past either, the API answers 503 queue_full (a batch is refused whole: nothing of it is enqueued,
 and the same request may be sent again) and the scheduler waits. The limits are soft: requests
@@ -19,7 +20,7 @@ import time
 from dataclasses import dataclass
 
 from service import metrics
-from service.errors import QueueFull
+from service.errors import QueueFull, StorageFull
 from service.queue.store import MessageQueue
 from service.redis import Memory, memory
 
@@ -39,6 +40,8 @@ class Reading:
         if max_ready and self.ready + incoming > max_ready:
             return "ready_backlog"
         ratio = self.memory.used_ratio
+        if ratio is not None and ratio >= 1:
+            return "redis_full"
         if ratio is not None and ratio >= max_memory_ratio:
             return "redis_memory"
         return None
@@ -49,13 +52,19 @@ class Backpressure:
         self.queue = queue
         self.max_ready = queue.settings.api.max_ready_messages
         self.max_memory_ratio = queue.settings.api.max_redis_memory_ratio
+        #: How long a reading is trusted (seconds).
+        self.reading_ttl_seconds = READING_TTL_SECONDS
         self._reading: Reading | None = None
         self._lock = asyncio.Lock()
 
     async def reading(self) -> Reading:
-        """The latest reading, read again once it is older than READING_TTL_SECONDS."""
+        """The latest reading, read again once it is older than reading_ttl_seconds."""
         async with self._lock:
-            if self._reading is None or time.monotonic() - self._reading.at > READING_TTL_SECONDS:
+            old = (
+                self._reading is None
+                or time.monotonic() - self._reading.at > self.reading_ttl_seconds
+            )
+            if old:
                 self._reading = await self._read()
             return self._reading
 
@@ -68,14 +77,19 @@ class Backpressure:
         return reading.refusal(incoming, self.max_ready, self.max_memory_ratio)
 
     async def admit(self, incoming: int) -> None:
-        """Raise QueueFull when ``incoming`` new messages would pass a limit (the API: they count
-        as rejected; the scheduler waits on ``refusal`` instead)."""
+        """Raise QueueFull when ``incoming`` new messages would pass a limit, StorageFull when
+        Redis is past its maxmemory (the API: they count as rejected; the scheduler waits on
+        ``refusal`` instead)."""
         reason = await self.refusal(incoming)
+        if reason == "redis_full":
+            metrics.REJECTED.labels("storage_full").inc(incoming)
+            raise StorageFull(STORAGE_FULL)
         if reason is not None:
             metrics.REJECTED.labels("queue_full").inc(incoming)
             raise QueueFull(_DETAIL[reason], reason=reason)
 
 
+STORAGE_FULL = "the queue's storage (Redis) is full; nothing was written, retry later"
 _DETAIL = {
     "ready_backlog": "the queue's ready backlog is at its limit; nothing was enqueued, retry later",
     "redis_memory": "the queue's storage is close to its memory limit; nothing was enqueued, "

@@ -16,10 +16,11 @@ Results are one JSON document (``cjson.encode`` of a map), decoded here: never p
 A full Redis (used_memory past maxmemory, noeviction) refuses a script's first write when that
 command may grow memory, and never stops a script once it wrote (Redis 6 and 7 alike, for scripts
 without a ``#!lua`` flags line, which Redis 6 cannot read). So each script's header opens with a
-write that changes nothing and decides that case (Spec.when_full): "refuse" (a ZADD XX: the whole
-call fails with OOM, nothing written: an enqueue is refused whole, no job is taken that arq could
-not start) or "run" (a ZREM: the script runs to its end, so a worker records what it sent, and a
-cancel frees memory). tests/redis/test_full.py runs every script on a full Redis.
+write that changes nothing and decides that case (Spec.when_full, when_full()): "refuse" (the whole
+call fails with OOM and writes nothing: an enqueue is refused whole, no job is taken that arq could
+not start, no promotion or requeue adds work) or "run" (the script runs to its end: a worker
+records what it sent, a cancel frees memory, a worker starting up writes its few senders).
+tests/redis/test_full.py runs every script on a full Redis.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ class Spec:
 
     keys: tuple[str, ...]
     senders: bool = False
-    #: On a full Redis: "refuse" the whole call (declares queue) or "run" it (declares inflight).
+    #: On a full Redis: "refuse" the whole call, or "run" it (see the module docstring).
     when_full: Literal["refuse", "run"] = "refuse"
 
 
@@ -68,8 +69,13 @@ SPECS: dict[str, Spec] = {
     "promote": Spec(("queue", "scheduled", "retry", "inflight", "senders", "wake"), senders=True),
     "cancel": Spec(("message", "queue", "scheduled", "retry", "inflight"), when_full="run"),
     "requeue": Spec(("dead", "queue", "wake")),
-    "sender_put": Spec(("senders", "senders_version", "queue", "wake"), senders=True),
-    "sender_delete": Spec(("senders", "senders_version", "queue", "wake"), senders=True),
+    # A worker starting on a full Redis writes its ZAPQ_SENDERS (bounded: a few small hashes).
+    "sender_put": Spec(
+        ("senders", "senders_version", "queue", "wake"), senders=True, when_full="run"
+    ),
+    "sender_delete": Spec(
+        ("senders", "senders_version", "queue", "wake"), senders=True, when_full="run"
+    ),
 }
 
 
@@ -112,18 +118,19 @@ def header(name: str, keys: Keys) -> str:
         _lua_table("P", keys.prefixes()),
         *(_lua_table(table, values) for table, values in constants().items()),
         ARQ_JOB_LUA,
-        _WHEN_FULL[spec.when_full],
+        when_full(spec),
     ]
     return "\n".join(lines)
 
 
-# The first write of every script, a no-op that decides what a full Redis does with it (see the
-# module docstring): ZADD (deny-oom) is refused then, ZREM (it cannot grow memory) is not. The
-# member "" is never in a zset of job ids, and XX never adds it.
-_WHEN_FULL = {
-    "refuse": "redis.call('ZADD', K.QUEUE, 'XX', 0, '') -- a full Redis refuses this call whole",
-    "run": "redis.call('ZREM', K.INFLIGHT, '') -- a full Redis runs this call to its end",
-}
+def when_full(spec: Spec) -> str:
+    """The first write of a script: a no-op that decides what a full Redis does with the call (see
+    the module docstring). ZADD is refused then (deny-oom), ZREM is not (it cannot grow memory).
+    The member "" is never in a zset of job ids, and XX never adds it."""
+    zset = "K.QUEUE" if "queue" in spec.keys else "K.INFLIGHT"
+    if spec.when_full == "refuse":
+        return f"redis.call('ZADD', {zset}, 'XX', 0, '') -- a full Redis refuses this call whole"
+    return f"redis.call('ZREM', {zset}, '') -- a full Redis runs this call to its end"
 
 
 @cache

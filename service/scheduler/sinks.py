@@ -29,8 +29,8 @@ from service.scheduler.timing import Window
 #: The idempotency namespace (MessageQueue key_id) of every scheduler message.
 KEY_ID = "scheduler"
 #: How often a run waiting on backpressure looks again (seconds): the API's limits are read every
-#: half second, and a backlog drains in minutes.
-BACKPRESSURE_POLL_SECONDS = 5.0
+#: half second; a poll is two cheap commands.
+BACKPRESSURE_POLL_SECONDS = 1.0
 
 log = logging.getLogger("zapq.scheduler")
 
@@ -137,7 +137,7 @@ class QueueSink:
             if not waiting:
                 log.warning("the queue is full: waiting", extra={"reason": reason})
                 waiting = True
-            await asyncio.sleep(self.poll_seconds)
+            await asyncio.sleep(min(self.poll_seconds, (until_ms - self.clock()) / 1000))
 
 
 class DryRunSink:

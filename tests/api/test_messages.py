@@ -193,6 +193,11 @@ async def test_send_at_schedules(client: httpx.AsyncClient, redis: Redis) -> Non
     assert abs((expires - later).total_seconds() - 86_400) < 2
 
 
+# A well-formed message id (a ULID) that no message has; a malformed one is a 422
+# (tests/api/test_bounds.py).
+UNKNOWN_ID = "01" + "Z" * 24
+
+
 async def test_cancel(client: httpx.AsyncClient, redis: Redis) -> None:
     created = (await client.post("/v1/messages", json=VALID)).json()
     cancelled = await client.delete(f"/v1/messages/{created['id']}")
@@ -202,7 +207,7 @@ async def test_cancel(client: httpx.AsyncClient, redis: Redis) -> None:
     assert await redis.keys("arq:job:*") == []
     again = await client.delete(f"/v1/messages/{created['id']}")
     assert again.status_code == 409 and "cancelled" in again.json()["detail"]
-    assert (await client.delete("/v1/messages/nope")).status_code == 404
+    assert (await client.delete(f"/v1/messages/{UNKNOWN_ID}")).status_code == 404
 
 
 async def test_cancel_scheduled(client: httpx.AsyncClient, redis: Redis) -> None:
@@ -213,9 +218,9 @@ async def test_cancel_scheduled(client: httpx.AsyncClient, redis: Redis) -> None
 
 
 async def test_unknown_message(client: httpx.AsyncClient) -> None:
-    response = await client.get("/v1/messages/01NOPE")
+    response = await client.get(f"/v1/messages/{UNKNOWN_ID}")
     assert response.status_code == 404
-    assert response.json() == {"error": "not_found", "detail": "no message 01NOPE"}
+    assert response.json() == {"error": "not_found", "detail": f"no message {UNKNOWN_ID}"}
 
 
 async def test_record_has_ttl(client: httpx.AsyncClient, redis: Redis) -> None:

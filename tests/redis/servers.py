@@ -133,6 +133,9 @@ def redis_cluster(data: Path, masters: int = 3) -> Iterator[Cluster]:
                     str(data / f"node{index}" / "nodes.conf"),
                     "--cluster-node-timeout",
                     str(CLUSTER_NODE_TIMEOUT_MS),
+                    # The bus port defaults to port + 10000, past 65535 for a high free port.
+                    "--cluster-port",
+                    str(free_port()),
                 )
             )
         addresses = [f"127.0.0.1:{node.port}" for node in nodes]
