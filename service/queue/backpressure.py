@@ -60,13 +60,10 @@ class Backpressure:
     async def reading(self) -> Reading:
         """The latest reading, read again once it is older than reading_ttl_seconds."""
         async with self._lock:
-            old = (
-                self._reading is None
-                or time.monotonic() - self._reading.at > self.reading_ttl_seconds
-            )
-            if old:
-                self._reading = await self._read()
-            return self._reading
+            reading = self._reading
+            if reading is None or time.monotonic() - reading.at > self.reading_ttl_seconds:
+                reading = self._reading = await self._read()
+            return reading
 
     async def _read(self) -> Reading:
         ready = await self.queue.redis.zcard(self.queue.keys.queue)
