@@ -188,7 +188,18 @@ def _sentinel_pool(target: RedisTarget, common: dict[str, Any]) -> SentinelConne
     sockets = {key: value for key, value in common.items() if key.startswith("socket_")}
     sentinel_kwargs = {**sockets, **target.sentinel_options, "ssl": ssl}
     sentinels = Sentinel(list(target.nodes), sentinel_kwargs=sentinel_kwargs)  # type: ignore[no-untyped-call]
-    return SentinelConnectionPool(target.master, sentinels, ssl=ssl, **options)  # type: ignore[no-untyped-call]
+    return _SentinelPool(target.master, sentinels, ssl=ssl, **options)  # type: ignore[no-untyped-call]
+
+
+class _SentinelPool(SentinelConnectionPool):
+    """redis-py's pool, which also closes its connections to the sentinels when its client closes
+    (redis-py leaves them open)."""
+
+    async def disconnect(self, inuse_connections: bool = True) -> None:
+        await super().disconnect(inuse_connections)
+        if inuse_connections:
+            for sentinel in self.sentinel_manager.sentinels:
+                await sentinel.connection_pool.disconnect()
 
 
 class SlotOwnerPool(ConnectionPool):
