@@ -175,7 +175,11 @@ def storage_full(response: httpx.Response) -> bool:
 
 
 async def test_api_answers_storage_full_and_is_not_ready(
-    app: Any, client: httpx.AsyncClient, redis: Redis, full: Fill
+    app: Any,
+    client: httpx.AsyncClient,
+    redis: Redis,
+    full: Fill,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     backpressure = app.state.backpressure
     backpressure.reading_ttl_seconds = 3600  # its reading, taken now, says there is room
@@ -188,10 +192,9 @@ async def test_api_answers_storage_full_and_is_not_ready(
     backpressure.reading_ttl_seconds = 0
     assert all(storage_full(response) for response in await post_one_and_batch(client))
     ready = await client.get("/readyz")
-    assert (ready.status_code, ready.json()) == (
-        503,
-        {"status": "unavailable", "reason": "redis_full"},
-    )
+    assert (ready.status_code, ready.json()) == (503, {"status": "unavailable"})
+    [logged] = [r for r in caplog.records if r.getMessage() == "not ready: redis"]
+    assert logged.__dict__["reason"] == "redis_full"
     assert (await client.get("/healthz")).status_code == 200
     assert (await client.get("/v1/queue")).status_code == 200, "reads still work"
     await full(False)

@@ -1,7 +1,7 @@
 """Probes and metrics: no authentication (they carry no message data).
 
-A failed /readyz answers only ``{"status": "unavailable", "reason": ...}`` with a fixed reason code:
-anyone who can reach the port may read it, so Redis's address and error stay in the log line.
+A failed /readyz answers only ``{"status": "unavailable"}``: anyone who can reach the port may read
+it, so Redis's address and error (and whether it is down or full) stay in the log line it writes.
 """
 
 from __future__ import annotations
@@ -37,8 +37,9 @@ async def readyz(queue: QueueDep) -> JSONResponse:
         await accepts_writes(queue.redis, queue.keys.queue)
     except _PROBE_ERRORS as exc:
         reason = "redis_full" if isinstance(exc, REDIS_FULL_ERRORS) else "redis_unavailable"
-        log.warning("not ready: " + reason, extra={"error": f"{type(exc).__name__}: {exc}"})
-        return JSONResponse({"status": "unavailable", "reason": reason}, status_code=503)
+        error = f"{type(exc).__name__}: {exc}"
+        log.warning("not ready: redis", extra={"reason": reason, "error": error})
+        return JSONResponse({"status": "unavailable"}, status_code=503)
     return JSONResponse({"status": "ok"})
 
 
