@@ -102,6 +102,7 @@ def _scripts_run(port: int) -> int:
     return 0
 
 
+@pytest.mark.timeout(_E2E_TIMEOUT_SECONDS + 60)
 def test_the_core_end_to_end_tests_pass_on_the_cluster(cluster: Cluster) -> None:
     owner = cluster.owner_of(Keys().queue)
     before = {node.port: _scripts_run(node.port) for node in cluster.nodes}

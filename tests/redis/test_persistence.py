@@ -74,6 +74,7 @@ def bundled(tmp_path: Path) -> Iterator[BundledRedis]:
             stop_process(server.proc)
 
 
+@pytest.mark.timeout(300)
 async def test_sigkill_mid_drain_loses_no_acknowledged_message(
     bundled: BundledRedis, settings: Settings, sim: Any, procs: list[Any], tmp_path: Path
 ) -> None:

@@ -96,6 +96,8 @@ def sentinel_settings(settings: Settings, group: SentinelGroup) -> Settings:
     return settings.model_copy(update={"redis_url": Settings(redis_url=group.url).redis_url})
 
 
+# Its waits are bounded one by one (~50 s in all on a quiet machine); the sum of their bounds.
+@pytest.mark.timeout(600)
 async def test_a_failover_under_load_loses_only_unreplicated_acknowledgements(
     group: SentinelGroup, settings: Settings, sim: Any, procs: list[Any], tmp_path: Path
 ) -> None:
