@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 
 from service.api.app import create_app
 from service.queue.keys import DEFAULT
-from service.redis import memory
+from service.redis import Memory, memory
 from service.scheduler.run import Outputs, RunOptions, run_schedule
 from service.scheduler.summary import Summary
 from service.settings import Settings
@@ -143,3 +143,28 @@ async def test_an_idle_queue_costs_a_reading_per_half_second(settings: Settings)
 
 async def _newer(backpressure: Any, reading: Any) -> bool:
     return bool((await backpressure.reading()) is not reading)
+
+
+async def test_a_redis_that_refuses_info_turns_the_memory_check_off(
+    settings: Settings, redis: Redis
+) -> None:
+    """An ACL user without @dangerous (INFO is in it), as many managed services hand out."""
+    await redis.acl_setuser(
+        "zapq-limited", enabled=True, passwords=["+pw"], keys=["*"], channels=["*"],
+        commands=["+@all", "-@dangerous"],
+    )  # fmt: skip
+    try:
+        url = settings.redis_url.get_secret_value().replace("redis://", "redis://zapq-limited:pw@")
+        limited_settings = settings.model_copy(
+            update={"redis_url": Settings(redis_url=url).redis_url}
+        )
+        app = create_app(limited_settings)
+        async with app.router.lifespan_context(app):
+            assert await memory(app.state.queue.redis) == Memory(0, 0)
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://t", headers=AUTH
+            ) as client:
+                assert (await client.post("/v1/messages", json=ONE)).status_code == 202
+    finally:
+        await redis.acl_deluser("zapq-limited")

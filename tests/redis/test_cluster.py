@@ -15,7 +15,8 @@ from redis.asyncio import Redis
 from service.queue.keys import Keys
 from service.queue.models import NewMessage
 from service.queue.store import MessageQueue
-from service.redis import SlotOwnerPool, create_redis
+from service.redis import create_redis
+from service.redis_cluster import SlotOwnerPool
 from service.settings import Settings
 from tests.conftest import require_tool
 from tests.redis.servers import Cluster, cli, have_cluster_tools, redis_cluster

@@ -9,12 +9,8 @@ from redis.asyncio.connection import SSLConnection
 from redis.asyncio.sentinel import SentinelConnectionPool
 
 from service.config_errors import EXIT_INVALID_SETTINGS
-from service.redis import (
-    SlotOwnerPool,
-    SlotOwnerSSLConnection,
-    create_redis,
-    parse_redis_url,
-)
+from service.redis import create_redis, parse_redis_url
+from service.redis_cluster import SlotOwnerPool, SlotOwnerSSLConnection
 from service.settings import Settings
 from tests.test_config_errors import zapq
 
