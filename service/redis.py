@@ -218,6 +218,10 @@ class Memory:
         return self.used_bytes / self.max_bytes if self.max_bytes else None
 
 
+# True once INFO was refused, so that the warning is logged once per process.
+_memory_unreadable = False
+
+
 async def memory(client: Redis) -> Memory:
     """Redis's memory use and limit. A Redis that refuses INFO (an ACL user without @dangerous,
     some managed services) reads as one without a limit: the memory checks are then off, and a
@@ -231,10 +235,6 @@ async def memory(client: Redis) -> Memory:
             log.warning("cannot read Redis's memory (INFO): memory checks are off", exc_info=exc)
         return Memory(0, 0)
     return Memory(int(info.get("used_memory", 0)), int(info.get("maxmemory", 0)))
-
-
-# True once INFO was refused, so that the warning is logged once per process.
-_memory_unreadable = False
 
 
 async def accepts_writes(client: Redis, zset: str) -> None:

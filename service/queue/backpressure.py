@@ -36,14 +36,16 @@ class Reading:
     at: float
 
     def refusal(self, incoming: int, max_ready: int, max_memory_ratio: float) -> str | None:
-        """Why ``incoming`` more messages are refused now (a reason label), or None."""
-        if max_ready and self.ready + incoming > max_ready:
-            return "ready_backlog"
+        """Why ``incoming`` more messages are refused now (a reason label), or None. A request
+        that would take the backlog past max_ready is refused, unless nothing is ready: a batch
+        larger than the limit still goes into an empty queue."""
         ratio = self.memory.used_ratio
         if ratio is not None and ratio >= 1:
             return "redis_full"
         if ratio is not None and ratio >= max_memory_ratio:
             return "redis_memory"
+        if max_ready and self.ready and self.ready + incoming > max_ready:
+            return "ready_backlog"
         return None
 
 

@@ -14,6 +14,7 @@ import pytest
 from redis.asyncio import Redis
 
 from service.api.app import create_app
+from service.queue.backpressure import Reading
 from service.queue.keys import DEFAULT
 from service.redis import Memory, memory
 from service.scheduler.run import Outputs, RunOptions, run_schedule
@@ -71,6 +72,15 @@ async def test_past_the_ready_limit_new_messages_are_refused(
     await redis.zpopmin(DEFAULT.queue, 3)
     again = await client.post("/v1/messages/batch", json={"messages": [ONE] * 3})
     assert again.status_code == 202
+
+
+def test_which_limit_refuses() -> None:
+    room, near, full = Memory(50, 100), Memory(95, 100), Memory(101, 100)
+    assert Reading(4, room, 0).refusal(2, 5, 0.9) == "ready_backlog"
+    assert Reading(0, room, 0).refusal(50, 5, 0.9) is None, "an empty queue takes any batch"
+    assert Reading(0, Memory(95, 0), 0).refusal(1, 0, 0.9) is None, "no maxmemory, no limit"
+    assert Reading(0, near, 0).refusal(1, 5, 0.9) == "redis_memory"
+    assert Reading(9, full, 0).refusal(1, 5, 0.9) == "redis_full"
 
 
 async def test_close_to_maxmemory_new_messages_are_refused(
