@@ -25,14 +25,13 @@ from typing import Any
 import httpx
 from redis.asyncio import Redis
 
-from loadtest.procs import cpu_seconds, process, rss_bytes, simulator, zapq_env
+from loadtest.procs import AUTH, cpu_seconds, process, rss_bytes, simulator, zapq_env
 from service.devstack import free_port, redis_server
 from service.queue import keys
 from service.queue.models import NewMessage
 from service.queue.store import MessageQueue
 from service.settings import Settings
 
-AUTH = {"Authorization": "Bearer bench-key-2b7f4e91c05d48a3b6e0f1c9d8a7e523"}
 TEXT = (
     "Olá Maria, sua fatura de R$ 1.234,56 vence em 25/11/2026. Pague pelo PIX: 00020126..."  # ~90
 )

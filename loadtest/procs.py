@@ -27,11 +27,16 @@ def rss_bytes(pid: int) -> int:
     return 0
 
 
+#: The API key every load test and end-to-end test uses (128 bits, as zapq requires).
+BENCH_API_KEY = "bench-key-2b7f4e91c05d48a3b6e0f1c9d8a7e523"
+AUTH = {"Authorization": f"Bearer {BENCH_API_KEY}"}
+
+
 def zapq_env(redis_url: str, sim_url: str, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         ZAPQ_REDIS_URL=redis_url,
-        ZAPQ_API_KEYS="bench-key-2b7f4e91c05d48a3b6e0f1c9d8a7e523",
+        ZAPQ_API_KEYS=BENCH_API_KEY,
         ZAPQ_EVOLUTION__BASE_URL=sim_url,
         ZAPQ_EVOLUTION__API_KEY="evo-key",
         ZAPQ_EVOLUTION__INSTANCE="zapq",

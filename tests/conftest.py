@@ -1,5 +1,6 @@
 """Real servers for the tests: one redis-server per session on a free loopback port, flushed
-per test."""
+per test. ZAPQ_TEST_REDIS_URL runs them on another Redis instead (a Sentinel group or a Redis
+Cluster: tests/redis/test_cluster.py runs the core end-to-end tests that way)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ import pytest
 from redis.asyncio import Redis
 
 from service.devstack import redis_server
-from service.settings import Settings
+from service.queue.store import MessageQueue
+from service.redis import create_redis
+from service.senders.registry import SenderRegistry
+from service.settings import SenderSpec, Settings
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
@@ -27,16 +31,30 @@ def require_tool(available: bool, what: str) -> None:
 
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if os.environ.get("ZAPQ_TEST_REDIS_URL"):
+        yield os.environ["ZAPQ_TEST_REDIS_URL"]
+        return
     with redis_server(Path(tmp_path_factory.mktemp("redis"))) as url:
         yield url
 
 
 @pytest.fixture
 async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url)
+    # Made the way zapq makes its clients, so that a Sentinel or Cluster URL works too (on a
+    # cluster every zapq key lives on the one node this client talks to: FLUSHDB empties it).
+    client: Redis = create_redis(Settings(redis_url=redis_url), "test")
     await client.flushdb()
     yield client
     await client.aclose()
+
+
+@pytest.fixture
+async def queue(redis: Redis, settings: Settings) -> MessageQueue:
+    """A queue with one sender, ``s1``, fast enough that the limiter never holds a test back (the
+    limiter has tests of its own)."""
+    queue = MessageQueue(redis, settings)
+    await SenderRegistry(queue).put(SenderSpec(name="s1", rate_per_second=1000, burst=1000))
+    return queue
 
 
 @pytest.fixture

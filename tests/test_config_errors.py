@@ -143,6 +143,20 @@ def test_our_validators_lose_the_values_they_quote(monkeypatch: pytest.MonkeyPat
     ]
 
 
+def test_our_validators_keep_their_own_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bound in our text (>= 32) stays; the value given (its length, its digits) does not."""
+    token = problems(monkeypatch, Settings, ZAPQ_EVOLUTION__WEBHOOK_TOKEN="hook-token-1234")
+    assert token == [
+        "invalid setting ZAPQ_EVOLUTION__WEBHOOK_TOKEN: must have >= 32 characters "
+        "(or be empty: webhooks refused)"
+    ]
+    secret = problems(monkeypatch, Settings, ZAPQ_CALLBACKS__SIGNING_SECRET="whsec_c2hvcnQ=")
+    assert secret == [
+        "invalid setting ZAPQ_CALLBACKS__SIGNING_SECRET: must be whsec_ followed by the base64 "
+        "of >= 24 and <= 64 bytes"
+    ]
+
+
 def test_a_cross_check_names_the_settings_in_its_text(monkeypatch: pytest.MonkeyPatch) -> None:
     (line,) = problems(monkeypatch, Settings, ZAPQ_WORKER__JOB_TIMEOUT_SECONDS="21.5")
     assert line.startswith("invalid settings ZAPQ_WORKER__JOB_TIMEOUT_SECONDS, ")

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 
 from loadtest.peers import toolchain
-from loadtest.procs import process, zapq_env
+from loadtest.procs import AUTH, process, zapq_env
 from service.devstack import free_port
 
 #: The simulator's default global key and instance (service/sim/config.py).
@@ -85,7 +85,7 @@ def _zapq_enqueue(run: Run) -> float:
         process(["-m", "service", "api", "--port", str(port)], env, port),
         httpx.Client(
             base_url=f"http://127.0.0.1:{port}",
-            headers={"Authorization": "Bearer bench-key-2b7f4e91c05d48a3b6e0f1c9d8a7e523"},
+            headers=AUTH,
             timeout=60,
         ) as api,
     ):

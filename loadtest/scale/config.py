@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from loadtest.autoscaler.chart import set_value
-from loadtest.procs import zapq_env
+from loadtest.procs import BENCH_API_KEY, zapq_env
 
-API_KEY = "bench-key-2b7f4e91c05d48a3b6e0f1c9d8a7e523"  # loadtest.procs.zapq_env's key
+API_KEY = BENCH_API_KEY
 REFERENCE_SENDER_RATE = 50.0  # msg/s per sender (one Evolution instance), the design's figure
 REFERENCE_WORKER_RATE = 50.0  # the chart's worker.ratePerSecond
 REFERENCE_WORKER_BURST = 100  # ZAPQ_WORKER__RATE_BURST's default

@@ -20,7 +20,10 @@ from typing import Any
 import gevent
 from locust import FastHttpUser, between, task
 
-API_KEY = os.environ.get("ZAPQ_LOADTEST_API_KEY", "bench-key-2b7f4e91c05d48a3b6e0f1c9d8a7e523")
+API_KEY = os.environ.get(
+    "ZAPQ_LOADTEST_API_KEY",
+    "bench-key-2b7f4e91c05d48a3b6e0f1c9d8a7e523",  # loadtest.procs's
+)
 TEXT = "Olá! Sua fatura de R$ 1.234,56 vence em 25/11/2026."
 # One message in this many is followed to `sent`: enough samples for percentiles, few polls.
 E2E_SAMPLE_EVERY = int(os.environ.get("ZAPQ_LOADTEST_E2E_SAMPLE_EVERY", "10"))

@@ -28,11 +28,12 @@ from service.api.routes import (
 from service.api.validation import field_errors
 from service.auth.keys import KeyRing
 from service.callbacks.evolution import WebhookAuth
-from service.errors import RateLimited, ServiceError, Unauthorized
+from service.errors import ServiceError, StorageFull, Unauthorized
 from service.limits.quotas import Quotas
 from service.metrics.queue import QueueGauges
+from service.queue.backpressure import STORAGE_FULL, Backpressure
 from service.queue.store import MessageQueue
-from service.redis import REDIS_ERRORS, create_redis
+from service.redis import REDIS_ERRORS, REDIS_FULL_ERRORS, create_redis
 from service.senders.registry import SenderRegistry
 from service.settings import Settings, get_settings
 
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.queue, settings.pool.time_zone, settings.api.request_burst
         )
         app.state.senders = SenderRegistry(app.state.queue)
+        app.state.backpressure = Backpressure(app.state.queue)
         if settings.api.seed_senders:
             await _bootstrap(app.state.senders)
         app.state.gauges = QueueGauges(
@@ -111,10 +113,10 @@ def _error(
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def service_error(_: Request, exc: ServiceError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
-        if isinstance(exc, RateLimited):
-            headers = {"Retry-After": str(exc.retry_after_seconds)}
-        return _error(exc.status_code, exc.code, exc.detail, headers)
+        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else {}
+        if exc.retry_after_seconds is not None:
+            headers["Retry-After"] = str(exc.retry_after_seconds)
+        return _error(exc.status_code, exc.code, exc.detail, headers or None)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -145,5 +147,12 @@ def _add_error_handlers(app: FastAPI) -> None:
         log.error("redis unavailable", extra={"error": repr(exc)})
         return _error(503, "unavailable", REDIS_DOWN, {"Retry-After": "5"})
 
+    async def redis_full(request: Request, exc: Exception) -> JSONResponse:
+        # A script refuses a full Redis's first write whole (service/queue/scripts.py).
+        log.error("redis is full: writes refused", extra={"error": repr(exc)})
+        return await service_error(request, StorageFull(STORAGE_FULL))
+
     for error_type in REDIS_ERRORS:
         app.add_exception_handler(error_type, redis_down)  # type: ignore[arg-type]
+    for error_type in REDIS_FULL_ERRORS:
+        app.add_exception_handler(error_type, redis_full)  # type: ignore[arg-type]

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 
 from service.api.auth import AdminKey, ReaderKey, SenderKey
 from service.limits.quotas import Quotas
+from service.queue.backpressure import Backpressure
+from service.queue.models import MESSAGE_ID_PATTERN
 from service.queue.store import MessageQueue
 from service.senders.registry import SenderRegistry
 from service.settings import Settings
@@ -34,6 +36,11 @@ async def get_queue(request: Request) -> MessageQueue:
     return queue
 
 
+async def get_backpressure(request: Request) -> Backpressure:
+    backpressure: Backpressure = request.app.state.backpressure
+    return backpressure
+
+
 async def get_senders(request: Request) -> SenderRegistry:
     registry: SenderRegistry = request.app.state.senders
     return registry
@@ -48,3 +55,8 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 QueueDep = Annotated[MessageQueue, Depends(get_queue)]
 SendersDep = Annotated[SenderRegistry, Depends(get_senders)]
 QuotasDep = Annotated[Quotas, Depends(get_quotas)]
+BackpressureDep = Annotated[Backpressure, Depends(get_backpressure)]
+#: A message id in a path: a ULID (26 characters of Crockford base32), 422 otherwise.
+MessageIdPath = Annotated[
+    str, Path(pattern=MESSAGE_ID_PATTERN, description="The message's id (a ULID).")
+]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Discriminator, Field, Tag
@@ -311,10 +312,27 @@ class DeadLettersOut(BaseModel):
     items: list[MessageOut]
 
 
+class ErrorClass(StrEnum):
+    """Every class a message's last error can have: the Evolution client's (ERROR_CLASSES) and the
+    worker's own (tests/api/test_bounds.py proves the lists agree)."""
+
+    TRANSPORT = "transport"
+    TIMEOUT = "timeout"
+    SERVER_ERROR = "server_error"
+    INSTANCE_UNAVAILABLE = "instance_unavailable"
+    UNAUTHORIZED = "unauthorized"
+    INSTANCE_NOT_FOUND = "instance_not_found"
+    INVALID_RECIPIENT = "invalid_recipient"
+    REJECTED = "rejected"
+    UNEXPECTED_RESPONSE = "unexpected_response"
+    REDELIVERY_LIMIT = "redelivery_limit"
+    SENDER_UNKNOWN = "sender_unknown"
+
+
 class RequeueIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    error_class: str | None = Field(
+    error_class: ErrorClass | None = Field(
         None, description="Only dead letters whose last error is of this class."
     )
 

@@ -144,6 +144,14 @@ QUEUE_RETRYING = Gauge("zapq_queue_retrying_messages", "Messages waiting for a r
 QUEUE_IN_FLIGHT = Gauge("zapq_queue_in_flight_messages", "Messages a worker is sending now.")
 QUEUE_DEAD = Gauge("zapq_queue_dead_letters", "Messages in the dead letters.")
 
+REDIS_MEMORY_USED = Gauge(
+    "zapq_redis_memory_used_bytes", "Memory the Redis of the queue uses (INFO used_memory)."
+)
+REDIS_MEMORY_MAX = Gauge(
+    "zapq_redis_memory_max_bytes",
+    "The Redis's maxmemory (0: no limit); past it Redis refuses new messages (storage_full).",
+)
+
 SCHEDULE_LAST_RUN = Gauge(
     "zapq_schedule_last_run_timestamp_seconds", "When the last `zapq schedule` run ended (unix s)."
 )

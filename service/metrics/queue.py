@@ -17,7 +17,7 @@ from prometheus_client import generate_latest
 from service import metrics
 from service.queue.models import Breaker, Connection, QueueStats, now_ms
 from service.queue.store import MessageQueue
-from service.redis import REDIS_ERRORS
+from service.redis import REDIS_ERRORS, Memory, memory
 from service.senders.registry import SenderRegistry, SenderState
 
 log = logging.getLogger("zapq.metrics")
@@ -43,6 +43,11 @@ def publish_schedule(last_run: list[bytes | None]) -> None:
         metrics.SCHEDULE_LAST_FAILED.set(float(failed or 0))
     if success_at is not None:
         metrics.SCHEDULE_LAST_SUCCESS.set(float(success_at))
+
+
+def publish_memory(used: Memory) -> None:
+    metrics.REDIS_MEMORY_USED.set(used.used_bytes)
+    metrics.REDIS_MEMORY_MAX.set(used.max_bytes)
 
 
 def available(state: SenderState) -> bool:
@@ -108,6 +113,7 @@ class QueueGauges:
     async def _read(self) -> None:
         queue = self.queue
         publish(await queue.stats())
+        publish_memory(await memory(queue.redis))
         fields = ["last_run_at", "last_success_at", "last_failed"]
         publish_schedule(await queue.redis.hmget(queue.keys.schedule_last_run, fields))  # type: ignore[misc]
         publish_senders(await self.registry.states(now_ms()))

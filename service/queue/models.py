@@ -116,6 +116,10 @@ def _digits(value: int, pairs: int) -> str:
     return "".join(_PAIRS[(value >> shift) & 1023] for shift in range(10 * pairs - 10, -10, -10))
 
 
+#: Every message id (new_message_id): what the API accepts in a path.
+MESSAGE_ID_PATTERN = f"^[{CROCKFORD}]{{26}}$"
+
+
 def new_message_id(now_ms: int | None = None) -> str:
     """A ULID: 48-bit ms time (10 digits) + 80 random bits (16 digits) in Crockford base32: ids
     sort by creation time."""

@@ -12,6 +12,15 @@ Python; ``lua_problems()`` rejects a script that spells one out itself or names 
 exist (tests/queue/test_scripts.py runs it over every script).
 
 Results are one JSON document (``cjson.encode`` of a map), decoded here: never positional lists.
+
+A full Redis (used_memory past maxmemory, noeviction) refuses a script's first write when that
+command may grow memory, and never stops a script once it wrote (Redis 6 and 7 alike, for scripts
+without a ``#!lua`` flags line, which Redis 6 cannot read). So each script's header opens with a
+write that changes nothing and decides that case (Spec.when_full, when_full()): "refuse" (the whole
+call fails with OOM and writes nothing: an enqueue is refused whole, no job is taken that arq could
+not start, no promotion or requeue adds work) or "run" (the script runs to its end: a worker
+records what it sent, a cancel frees memory, a worker starting up writes its few senders).
+tests/redis/test_full.py runs every script on a full Redis.
 """
 
 from __future__ import annotations
@@ -20,7 +29,7 @@ import re
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from redis.asyncio import Redis
@@ -49,6 +58,8 @@ class Spec:
     senders: bool = False
     #: Built with limits/gcra.lua and limits/quota.lua (the API keys' quotas).
     quotas: bool = False
+    #: On a full Redis: "refuse" the whole call, or "run" it (see the module docstring).
+    when_full: Literal["refuse", "run"] = "refuse"
 
 
 # Every script that ends a message (lib.lua's finish) queues its client callback: these two keys.
@@ -64,23 +75,34 @@ SPECS: dict[str, Spec] = {
     "complete": Spec(
         ("message", "retry", "dead", "queue", "inflight", "wake", "promote_wake", *_CALLBACKS),
         senders=True,
+        when_full="run",
     ),
-    "finish": Spec(("queue", "inflight")),
-    "rebook": Spec(("message", "inflight"), senders=True),
+    "finish": Spec(("queue", "inflight"), when_full="run"),
+    "rebook": Spec(("message", "inflight"), senders=True, when_full="run"),
     "promote": Spec(
         ("queue", "scheduled", "retry", "inflight", "senders", "wake", "promoter"), senders=True
     ),
-    "cancel": Spec(("message", "queue", "scheduled", "retry", "inflight", *_CALLBACKS)),
+    "cancel": Spec(
+        ("message", "queue", "scheduled", "retry", "inflight", *_CALLBACKS), when_full="run"
+    ),
     "requeue": Spec(("dead", "queue", "wake")),
-    "sender_put": Spec(("senders", "senders_version", "queue", "wake"), senders=True),
-    "sender_delete": Spec(("senders", "senders_version", "queue", "wake"), senders=True),
+    # A worker starting on a full Redis writes its ZAPQ_SENDERS (bounded: a few small hashes).
+    "sender_put": Spec(
+        ("senders", "senders_version", "queue", "wake"), senders=True, when_full="run"
+    ),
+    "sender_delete": Spec(
+        ("senders", "senders_version", "queue", "wake"), senders=True, when_full="run"
+    ),
     # The delivery lifecycle: Evolution's receipts, customers' messages and opt-outs, and the
     # client callbacks' own queue (service/queue/receipts.py, service/queue/callbacks.py).
+    # Receipts are refused on a full Redis (Evolution posts them again, for minutes); an opt-out
+    # runs (a customer's SAIR must hold); deliveries run (each one frees its event).
     "receipt": Spec(_CALLBACKS),
-    "inbound": Spec(("suppressed", "suppressed_info", *_CALLBACKS)),
-    "callback_claim": Spec((*_CALLBACK_QUEUE, "callbacks_wake")),
-    "callback_done": Spec((*_CALLBACK_QUEUE, "callbacks_wake")),
+    "inbound": Spec(("suppressed", "suppressed_info", *_CALLBACKS), when_full="run"),
+    "callback_claim": Spec((*_CALLBACK_QUEUE, "callbacks_wake"), when_full="run"),
+    "callback_done": Spec((*_CALLBACK_QUEUE, "callbacks_wake"), when_full="run"),
     "callback_replay": Spec(("callbacks_dead", *_CALLBACKS)),
+    # Erasure frees memory and is owed to a person: it runs.
     "erase": Spec(
         (
             "queue",
@@ -92,9 +114,12 @@ SPECS: dict[str, Spec] = {
             "callbacks_ready",
             "callbacks_leased",
             "callbacks_dead",
-        )
+        ),
+        when_full="run",
     ),
-    "quota_rate": Spec(("rate",), quotas=True),
+    # The request rate is counted on every authenticated request, reads included: it runs, so a
+    # full Redis does not turn every read into a 503; a day's quota guards enqueues: refused.
+    "quota_rate": Spec(("rate",), quotas=True, when_full="run"),
     "quota_day": Spec(("day",), quotas=True),
 }
 
@@ -144,8 +169,20 @@ def header(name: str, keys: Keys) -> str:
         _lua_table("P", keys.prefixes()),
         *(_lua_table(table, values) for table, values in constants().items()),
         ARQ_JOB_LUA,
+        when_full(spec),
     ]
     return "\n".join(lines)
+
+
+def when_full(spec: Spec) -> str:
+    """The first write of a script: a no-op that decides what a full Redis does with the call (see
+    the module docstring). ZADD is refused then (deny-oom), ZREM is not (it cannot grow memory).
+    Both go to a probe key in the prefix's slot that nothing ever writes (so it is no zset of
+    another type, and XX never creates it): every script has one, whatever keys it declares."""
+    probe = "P.JOB .. 'oom-probe'"
+    if spec.when_full == "refuse":
+        return f"redis.call('ZADD', {probe}, 'XX', 0, '') -- a full Redis refuses this call whole"
+    return f"redis.call('ZREM', {probe}, '') -- a full Redis runs this call to its end"
 
 
 @cache

@@ -31,6 +31,8 @@ from service.settings import Settings
 
 # Dead letters are requeued in chunks so that one request never blocks Redis for long.
 _REQUEUE_CHUNK = 500
+# Dead letters whose class is read per round trip when filtering: 1,000 HGETs are ~1 ms of Redis.
+_DEAD_CHUNK = 1000
 # take.lua reads this many ready jobs per job it may take: room to pass over messages that wait for
 # their own sender (pinned, or sticky to a busy one) without taking nothing.
 _SCAN_FACTOR = 4
@@ -277,16 +279,35 @@ class MessageQueue:
     async def dead_letters(
         self, *, offset: int = 0, limit: int = 100, error_class: str | None = None
     ) -> tuple[int, list[MessageRecord]]:
-        """Newest first. Returns (total dead letters, the page)."""
-        total = await self.redis.zcard(self.keys.dead)
-        ids = [
-            raw.decode()
-            for raw in await self.redis.zrevrange(self.keys.dead, offset, offset + limit - 1)
-        ]
+        """Newest first: (how many dead letters match, the page ``offset``..``offset + limit``).
+        Unfiltered: two commands. With ``error_class``: the page is of the matching ones, which
+        costs reading every dead letter's class (a round trip per _DEAD_CHUNK)."""
+        if error_class is None:
+            total = await self.redis.zcard(self.keys.dead)
+            page = await self.redis.zrevrange(self.keys.dead, offset, offset + limit - 1)
+            ids = [raw.decode() for raw in page]
+        else:
+            matching = await self._dead_of_class(error_class, newest_first=True)
+            total, ids = len(matching), matching[offset : offset + limit]
         records = [record for record in await self.get_many(ids) if record is not None]
-        if error_class is not None:
-            records = [record for record in records if record.error_class == error_class]
         return total, records
+
+    async def _dead_of_class(self, error_class: str | None, *, newest_first: bool) -> list[str]:
+        """The ids of the dead letters whose last error is of ``error_class`` (all if None)."""
+        read = self.redis.zrevrange if newest_first else self.redis.zrange
+        ids = [raw.decode() for raw in await read(self.keys.dead, 0, -1)]
+        if error_class is None:
+            return ids
+        matching: list[str] = []
+        for start in range(0, len(ids), _DEAD_CHUNK):
+            chunk = ids[start : start + _DEAD_CHUNK]
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for message_id in chunk:
+                    pipe.hget(self.keys.message(message_id), "error_class")
+                classes = await pipe.execute()
+            wanted = error_class.encode()
+            matching += [mid for mid, cls in zip(chunk, classes, strict=True) if cls == wanted]
+        return matching
 
     # -- operator actions -----------------------------------------------------------------------
 
@@ -312,16 +333,7 @@ class MessageQueue:
 
     async def requeue_all(self, *, error_class: str | None = None) -> list[str]:
         """Requeue every dead letter, or those whose last error is of ``error_class``."""
-        ids = [raw.decode() for raw in await self.redis.zrange(self.keys.dead, 0, -1)]
-        if error_class is not None:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for message_id in ids:
-                    pipe.hget(self.keys.message(message_id), "error_class")
-                classes = await pipe.execute()
-            ids = [
-                mid for mid, cls in zip(ids, classes, strict=True) if cls == error_class.encode()
-            ]
-        return await self.requeue(ids)
+        return await self.requeue(await self._dead_of_class(error_class, newest_first=False))
 
     # -- workers --------------------------------------------------------------------------------
 

@@ -36,7 +36,7 @@ from service.scheduler.plan import Planned, Planner
 from service.scheduler.progress import Progress
 from service.scheduler.rules import RulesConfig, load_rules
 from service.scheduler.settings import ScheduleSettings, SourceKind
-from service.scheduler.sinks import DryRunSink, QueueSink, Sink
+from service.scheduler.sinks import DryRunSink, QueueFullTooLong, QueueSink, Sink
 from service.scheduler.sources import open_source
 from service.scheduler.sources.base import Source
 from service.scheduler.sources.options import DueRange
@@ -149,13 +149,14 @@ async def _execute(
                 schedule.enqueue_chunk_size,
                 margin_ms,
                 clock,
+                wait_seconds=schedule.queue_full_wait_seconds,
             )
         try:
             await _consume(source, config.source.fields, planner, sink, progress, schedule)
         except ScheduleError as exc:
             summary.fail(exc.code, str(exc.detail))
             # Keep what was already planned: the retried run then has less to do.
-            with contextlib.suppress(*REDIS_ERRORS):
+            with contextlib.suppress(*REDIS_ERRORS, QueueFullTooLong):
                 await sink.flush()
         except REDIS_ERRORS as exc:
             summary.fail("redis_unavailable", f"redis: {type(exc).__name__}: {exc}")

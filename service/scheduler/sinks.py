@@ -5,15 +5,21 @@ links; see masking.py), since it goes to the same pod log.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Protocol, TextIO
 from zoneinfo import ZoneInfo
 
 from service import metrics
 from service.logging import mask_phone
+from service.queue.backpressure import Backpressure
+from service.queue.models import EnqueueResult
 from service.queue.store import MessageQueue
+from service.redis import REDIS_FULL_ERRORS
+from service.scheduler.errors import ScheduleError
 from service.scheduler.masking import mask_id, masked_context
 from service.scheduler.plan import SOURCE, Planned
 from service.scheduler.summary import Summary
@@ -22,6 +28,17 @@ from service.scheduler.timing import Window
 
 #: The idempotency namespace (MessageQueue key_id) of every scheduler message.
 KEY_ID = "scheduler"
+#: How often a run waiting on backpressure looks again (seconds): the API's limits are read every
+#: half second; a poll is two cheap commands.
+BACKPRESSURE_POLL_SECONDS = 1.0
+
+log = logging.getLogger("zapq.scheduler")
+
+
+class QueueFullTooLong(ScheduleError):
+    """The queue refused new messages (backpressure, a full Redis) for longer than the run waits."""
+
+    code = "queue_full"
 
 
 class Sink(Protocol):
@@ -46,6 +63,9 @@ class QueueSink:
         chunk_size: int,
         margin_ms: int,
         clock: Callable[[], int],
+        *,
+        wait_seconds: float = 0.0,
+        poll_seconds: float = BACKPRESSURE_POLL_SECONDS,
     ) -> None:
         self.queue = queue
         self.summary = summary
@@ -53,6 +73,10 @@ class QueueSink:
         self.margin_ms = margin_ms
         self.clock = clock
         self.pending: list[Planned] = []
+        self.backpressure = Backpressure(queue)
+        #: Longest wait for the queue to take messages again (schedule.queue_full_wait_seconds).
+        self.wait_ms = int(wait_seconds * 1000)
+        self.poll_seconds = poll_seconds
 
     async def add(self, planned: list[Planned]) -> None:
         self.pending += planned
@@ -70,8 +94,16 @@ class QueueSink:
         # Keys outlive the last moment any run could enqueue these messages again (their expiry).
         last_expiry = max(item.message.expires_at_ms or now for item in chunk)
         ttl_ms = max(last_expiry - now, 0) + self.margin_ms
-        results = await self.queue.enqueue(
-            [item.message for item in chunk], KEY_ID, at_ms=now, idempotency_ttl_ms=ttl_ms or 1000
+        first_expiry = min(item.message.expires_at_ms or now for item in chunk)
+        results = await self._when_admitted(
+            lambda: self.queue.enqueue(
+                [item.message for item in chunk],
+                KEY_ID,
+                at_ms=self.clock(),
+                idempotency_ttl_ms=ttl_ms or 1000,
+            ),
+            len(chunk),
+            until_ms=min(now + self.wait_ms, first_expiry),
         )
         for item, result in zip(chunk, results, strict=True):
             counts = self.summary.per_rule[item.rule]
@@ -84,6 +116,32 @@ class QueueSink:
             else:
                 counts["deduped"] += 1
                 metrics.DEDUPLICATED.labels(SOURCE).inc()
+
+    async def _when_admitted(
+        self, enqueue: Callable[[], Awaitable[list[EnqueueResult]]], count: int, until_ms: int
+    ) -> list[EnqueueResult]:
+        """Enqueue once the API's backpressure limits would admit ``count`` messages and Redis takes
+        them, waiting (poll_seconds apart) until ``until_ms`` at most: a run waits out a backlog
+        instead of failing, and gives up (queue_full) before its messages' windows end."""
+        waiting = False
+        while True:
+            reason = await self.backpressure.refusal(count)
+            if reason is None:
+                try:
+                    results = await enqueue()
+                except REDIS_FULL_ERRORS:  # refused whole: the same chunk may go again
+                    reason = "redis_full"
+                else:
+                    if waiting:
+                        log.info("the queue takes messages again: enqueueing")
+                    return results
+            if self.clock() >= until_ms:
+                self.wait_ms = 0  # the flush after the failure tries once, without waiting
+                raise QueueFullTooLong(f"the queue refused new messages ({reason}) too long")
+            if not waiting:
+                log.warning("the queue is full: waiting", extra={"reason": reason})
+                waiting = True
+            await asyncio.sleep(min(self.poll_seconds, (until_ms - self.clock()) / 1000))
 
 
 class DryRunSink:

@@ -200,6 +200,11 @@ async def test_send_at_schedules(client: httpx.AsyncClient, redis: Redis) -> Non
     assert abs((expires - later).total_seconds() - 86_400) < 2
 
 
+# A well-formed message id (a ULID) that no message has; a malformed one is a 422
+# (tests/api/test_bounds.py).
+UNKNOWN_ID = "01" + "Z" * 24
+
+
 async def test_cancel(client: httpx.AsyncClient, redis: Redis) -> None:
     created = (await client.post("/v1/messages", json=VALID)).json()
     cancelled = await client.delete(f"/v1/messages/{created['id']}")

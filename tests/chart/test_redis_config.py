@@ -13,7 +13,13 @@ import pytest
 from redis import Redis
 from redis.exceptions import AuthenticationError, ResponseError
 
-from service.devstack import free_port, stop_process, wait_for_port
+from service.devstack import (
+    find_redis_server,
+    free_port,
+    redis_version,
+    stop_process,
+    wait_for_port,
+)
 from tests.chart.render import by_kind, rendered
 from tests.conftest import require_tool
 
@@ -21,11 +27,9 @@ PASSWORD = "ci-redis-password"  # ci/bundled-redis-values.yaml
 
 
 def redis_7() -> str | None:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        return None
-    version = subprocess.run([binary, "--version"], capture_output=True, text=True).stdout
-    return binary if " v=7." in version or " v=8." in version else None
+    """The newest redis-server on PATH (service.devstack), when it is Redis 7 or later."""
+    binary = find_redis_server()
+    return binary if redis_version(binary) >= (7,) else None
 
 
 def localised(text: str, root: Path) -> str:

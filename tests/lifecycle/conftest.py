@@ -18,8 +18,7 @@ from service.queue.callbacks import CallbackQueue
 from service.queue.models import NewMessage, Outcome
 from service.queue.receipts import Lifecycle
 from service.queue.store import MessageQueue
-from service.senders.registry import SenderRegistry
-from service.settings import SenderSpec, Settings
+from service.settings import Settings
 from tests.lifecycle.receiver import Receiver
 from tests.queue.conftest import take_one
 
@@ -64,13 +63,6 @@ async def post(
     client: httpx.AsyncClient, body: Any, headers: dict[str, str] = BEARER, path: str = ""
 ) -> httpx.Response:
     return await client.post(f"/v1/webhooks/evolution{path}", json=body, headers=headers)
-
-
-@pytest.fixture
-async def queue(redis: Redis, settings: Settings) -> MessageQueue:
-    queue = MessageQueue(redis, settings)
-    await SenderRegistry(queue).put(SenderSpec(name="s1", rate_per_second=1000, burst=1000))
-    return queue
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from standardwebhooks import Webhook
 
-from loadtest.procs import zapq_env
+from loadtest.procs import AUTH, zapq_env
 from service.devstack import free_port, stop_process, wait_for_port
 from tests.lifecycle.conftest import TOKEN
 from tests.lifecycle.receiver import Receiver
@@ -24,7 +24,7 @@ from tests.worker.conftest import eventually
 
 pytestmark = pytest.mark.slow
 
-KEY = {"Authorization": "Bearer bench-key"}
+KEY = AUTH
 COUNT = 20
 
 

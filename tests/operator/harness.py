@@ -28,7 +28,7 @@ from service.operator.resource import GROUP, KIND, PLURAL, VERSION
 RESOURCE = f"{GROUP}/{VERSION}/{PLURAL}"
 NAMESPACE = "billing"
 HOOK_URL = "http://127.0.0.1:9/v1/webhooks/evolution"
-HOOK_TOKEN = "hook-token"
+HOOK_TOKEN = "hook-token-6c1f0e9a2b7d43c58e4a9f03d2b1c7e6"  # >= 32 characters, as zapq requires
 # Startup (imports, login, the first list) takes about a second; 30 s tolerates a loaded machine.
 _START_TIMEOUT_SECONDS = 30
 # kopf ends its tasks within a second or two of SIGTERM; then SIGKILL.

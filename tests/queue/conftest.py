@@ -4,24 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-from redis.asyncio import Redis
-
 from service.queue.models import NewMessage, now_ms
 from service.queue.store import Claim, MessageQueue
-from service.senders.registry import SenderRegistry
-from service.settings import SenderSpec, Settings
 
 #: The pool view take.lua and promote.lua get: (sender, its local date).
 POOL = [("s1", "2026-01-01")]
-
-
-@pytest.fixture
-async def queue(redis: Redis, settings: Settings) -> MessageQueue:
-    queue = MessageQueue(redis, settings)
-    # Fast enough that the limiter never holds a test back (the limiter has tests of its own).
-    await SenderRegistry(queue).put(SenderSpec(name="s1", rate_per_second=1000, burst=1000))
-    return queue
 
 
 def msg(text: str = "oi", **kwargs: Any) -> NewMessage:

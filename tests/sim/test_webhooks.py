@@ -214,8 +214,9 @@ def test_no_retry_on_a_non_retryable_status(
     evo.send(BODY)
     evo.send({**BODY, "text": "second"})
     receiver.wait_count(2)
+    # Two posts in flight at once: either may meet the scripted status first. Neither is retried.
     log = sim.webhook_deliveries()
-    assert [(d["attempt"], d["status"]) for d in log] == [(1, status), (1, 200)]
+    assert sorted((d["attempt"], d["status"]) for d in log) == sorted([(1, status), (1, 200)])
     assert sim.stats()["webhooks"]["failed"] == 1
 
 

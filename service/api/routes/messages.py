@@ -8,10 +8,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Request, Response, status
+from fastapi import APIRouter, Header, Request, Response, status
 
 from service import metrics
-from service.api.deps import QueueDep, QuotasDep, ReaderKey, SenderKey, SettingsDep
+from service.api.deps import (
+    BackpressureDep,
+    MessageIdPath,
+    QueueDep,
+    QuotasDep,
+    ReaderKey,
+    SenderKey,
+    SettingsDep,
+)
 from service.api.schemas import (
     BatchIn,
     BatchItemOut,
@@ -37,9 +45,6 @@ router = APIRouter(prefix="/v1/messages", tags=["messages"])
 
 IdempotencyHeader = Annotated[
     str | None, Header(alias="Idempotency-Key", min_length=1, max_length=255)
-]
-MessageId = Annotated[
-    str, Path(pattern=r"^[0-9A-HJKMNP-TV-Z]{26}$", description="The message's id (a ULID).")
 ]
 _REPLAYED = {
     "Idempotent-Replayed": {
@@ -108,10 +113,12 @@ async def create_message(
     queue: QueueDep,
     quotas: QuotasDep,
     principal: SenderKey,
+    backpressure: BackpressureDep,
     idempotency_key: IdempotencyHeader = None,
 ) -> MessageOut:
     """Enqueue one message. Replaying an idempotency key returns the original message."""
     message = to_new_message(body, settings, now_ms(), header_key=idempotency_key)
+    await backpressure.admit(1)
     [result] = await _enqueue(queue, quotas, principal, [message])
     if result.outcome == "conflict":
         raise IdempotencyConflict(_CONFLICT)
@@ -132,6 +139,7 @@ async def create_message_batch(
     queue: QueueDep,
     quotas: QuotasDep,
     principal: SenderKey,
+    backpressure: BackpressureDep,
     idempotency_key: IdempotencyHeader = None,
 ) -> BatchOut:
     """Enqueue up to api.max_batch_items messages; valid items pass even when others fail."""
@@ -148,6 +156,9 @@ async def create_message_batch(
             metrics.REJECTED.labels("validation").inc()
             results.append(BatchItemOut(index=index, status="rejected", errors=exc.detail))
     messages = [message for _, message in valid]
+    # Past a backpressure limit the batch is refused whole (503 queue_full): nothing is enqueued.
+    if messages:
+        await backpressure.admit(len(messages))
     outcomes = await _enqueue(queue, quotas, principal, messages, at_ms=now, records=False)
     for (index, message), outcome in zip(valid, outcomes, strict=True):
         refusal = _refusal(outcome, message)
@@ -166,7 +177,9 @@ async def create_message_batch(
 
 
 @router.get("/{message_id}", response_model=MessageOut)
-async def get_message(message_id: MessageId, queue: QueueDep, principal: ReaderKey) -> MessageOut:
+async def get_message(
+    message_id: MessageIdPath, queue: QueueDep, principal: ReaderKey
+) -> MessageOut:
     """Status, attempts, each transition with its time, Evolution's message id, last error."""
     return MessageOut.of(await _visible(queue, message_id, principal))
 
@@ -175,7 +188,7 @@ async def get_message(message_id: MessageId, queue: QueueDep, principal: ReaderK
     "/{message_id}", response_model=MessageOut, responses={409: {"description": "Too late."}}
 )
 async def cancel_message(
-    message_id: MessageId, request: Request, queue: QueueDep, principal: SenderKey
+    message_id: MessageIdPath, request: Request, queue: QueueDep, principal: SenderKey
 ) -> MessageOut:
     """Cancel a message that is queued or scheduled (also while waiting for a retry)."""
     owner = (await _visible(queue, message_id, principal)).key_id

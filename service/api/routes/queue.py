@@ -6,9 +6,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from service.api.deps import AdminKey, QueueDep
+from service.api.deps import AdminKey, MessageIdPath, QueueDep
 from service.api.schemas import (
     DeadLettersOut,
+    ErrorClass,
     ErrorOut,
     MessageOut,
     QueueOut,
@@ -22,8 +23,12 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut},
     404: {"model": ErrorOut},
     409: {"model": ErrorOut},
+    422: {"model": ErrorOut},
     503: {"model": ErrorOut},
 }
+# Deepest page of the dead letters: they are trimmed to their retention (14 days), and a client that
+# pages further should filter by error_class instead.
+MAX_DEAD_LETTER_OFFSET = 1_000_000
 
 
 @router.get("/queue", response_model=QueueOut, responses=_ERRORS)
@@ -45,17 +50,21 @@ async def queue_stats(queue: QueueDep, _: AdminKey) -> QueueOut:
 async def dead_letters(
     queue: QueueDep,
     _: AdminKey,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    error_class: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000, description="Page size.")] = 100,
+    offset: Annotated[
+        int, Query(ge=0, le=MAX_DEAD_LETTER_OFFSET, description="Dead letters to skip.")
+    ] = 0,
+    error_class: Annotated[
+        ErrorClass | None, Query(description="Only those whose last error is of this class.")
+    ] = None,
 ) -> DeadLettersOut:
-    """Newest first; ``error_class`` filters the page."""
+    """Newest first. With ``error_class`` the pages and ``total`` are of the matching ones."""
     total, records = await queue.dead_letters(offset=offset, limit=limit, error_class=error_class)
     return DeadLettersOut(total=total, items=[MessageOut.of(record) for record in records])
 
 
 @router.post("/dead-letters/{message_id}/requeue", response_model=MessageOut, responses=_ERRORS)
-async def requeue_one(message_id: str, queue: QueueDep, _: AdminKey) -> MessageOut:
+async def requeue_one(message_id: MessageIdPath, queue: QueueDep, _: AdminKey) -> MessageOut:
     """Send a dead letter again: attempts start over, with a fresh validity window."""
     if not await queue.requeue([message_id]):
         record = await queue.get(message_id)

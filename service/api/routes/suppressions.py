@@ -15,7 +15,8 @@ from service.api.deps import QueueDep, SettingsDep
 from service.api.schemas import ErrorOut, SuppressionOut, SuppressionsOut
 from service.errors import NotFound, ValidationFailed
 from service.phones import normalize_phone
-from service.queue.receipts import Lifecycle
+from service.queue.models import now_ms
+from service.queue.receipts import Lifecycle, Suppression
 
 router = APIRouter(prefix="/v1/suppressions", tags=["suppressions"])
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -64,7 +65,11 @@ async def get_suppression(
     return SuppressionOut.of(entry)
 
 
-@router.put("/{phone}", response_model=SuppressionOut, responses=_ERRORS)
+@router.put(
+    "/{phone}",
+    response_model=SuppressionOut,
+    responses={**_ERRORS, 201: {"model": SuppressionOut, "description": "Opted out now."}},
+)
 async def put_suppression(
     phone: Phone,
     lifecycle: LifecycleDep,
@@ -80,8 +85,8 @@ async def put_suppression(
     if created:
         metrics.OPT_OUTS.labels("api").inc()
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
-    entry = await lifecycle.suppression(number)
-    assert entry is not None  # just written; only a DELETE in between could remove it
+    # Just written; only a DELETE racing this request can have lifted it since.
+    entry = await lifecycle.suppression(number) or Suppression(number, now_ms(), "api")
     return SuppressionOut.of(entry)
 
 
