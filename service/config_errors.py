@@ -82,7 +82,7 @@ def env_name(path: Sequence[str]) -> str:
 def load_settings() -> Settings:
     """The process's settings (service.settings.get_settings), or exit 2 with one line per
     problem. The one way a command reads them."""
-    # Imported here: settings.py may import SettingProblem from this module.
+    # Imported here: service.settings imports SettingProblem from this module.
     from service.settings import Settings, get_settings
 
     try:
