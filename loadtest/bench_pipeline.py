@@ -1,7 +1,9 @@
 """Core pipeline benchmarks (issue: core pipeline). Rerun with:
 
     .venv/bin/python -m loadtest.bench_pipeline all     # everything, ~6 minutes
-    .venv/bin/python -m loadtest.bench_pipeline drain   # or one of: ingest cpu urgent memory
+    .venv/bin/python -m loadtest.bench_pipeline drain   # or one of: cpu urgent memory
+
+API ingest is measured by loadtest/bench_ingest.py (wrk).
 
 Everything runs on this machine: its own redis-server, the Evolution simulator, `zapq api` and
 `zapq worker` processes, all on 127.0.0.1 and stopped by PID at the end. Figures print as JSON.
@@ -168,90 +170,7 @@ async def _drain(url: str, sim: str, api_port: int, total: int, pids: list[int])
     }
 
 
-# -- 3: API ingest against a bare FastAPI + one Redis write baseline ------------------------------
-
-
-async def _load(url: str, path: str, make_body: Any, seconds: float, concurrency: int) -> float:
-    """Requests per second for ``seconds`` with ``concurrency`` connections (one process)."""
-    count = 0
-    deadline = time.monotonic() + seconds
-    limits = httpx.Limits(max_connections=concurrency)
-    async with httpx.AsyncClient(base_url=url, headers=AUTH, limits=limits, timeout=30) as client:
-
-        async def loop(worker: int) -> None:
-            nonlocal count
-            i = 0
-            while time.monotonic() < deadline:
-                response = await client.post(path, json=make_body(worker, i))
-                assert response.status_code == 202, response.text
-                count += 1
-                i += 1
-
-        started = time.monotonic()
-        await asyncio.gather(*(loop(w) for w in range(concurrency)))
-        return count / (time.monotonic() - started)
-
-
-def _loadgen(url: str, path: str, kind: str, seconds: float, concurrency: int) -> float:
-    """Run the load generator in its own process so it does not share a core with the server."""
-    import subprocess
-    import sys
-
-    code = (
-        "import asyncio,sys; from loadtest.bench_pipeline import _load, body_for;"
-        f"print(asyncio.run(_load({url!r}, {path!r}, body_for({kind!r}), {seconds}, "
-        f"{concurrency})))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return float(out.stdout.strip())
-
-
-def body_for(kind: str) -> Any:
-    if kind == "batch":
-        return lambda w, i: {
-            "messages": [{"to": f"+5511{900000000 + j}", "text": TEXT} for j in range(100)]
-        }
-    return lambda w, i: {"to": f"+5511{900000000 + (w * 100000 + i) % 99999999}", "text": TEXT}
-
-
-async def ingest(seconds: float = 10.0) -> dict[str, Any]:
-    with redis_url() as url:
-        env = zapq_env(url, "http://127.0.0.1:9")
-        base_port, api_port = free_port(), free_port()
-        baseline = [
-            "-m",
-            "uvicorn",
-            "loadtest.baseline_api:app",
-            "--port",
-            str(base_port),
-            "--loop",
-            "uvloop",
-            "--http",
-            "httptools",
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ]
-        with (
-            process(baseline, env, base_port),
-            process(["-m", "service", "api", "--port", str(api_port)], env, api_port) as api,
-        ):
-            base = f"http://127.0.0.1:{base_port}"
-            zapq = f"http://127.0.0.1:{api_port}"
-            bare = _loadgen(base, "/write", "single", seconds, 32)
-            single = _loadgen(zapq, "/v1/messages", "single", seconds, 32)
-            batch_req = _loadgen(zapq, "/v1/messages/batch", "batch", seconds, 8)
-            bare_batch = _loadgen(base, "/write-batch", "batch", seconds, 8)
-            return {
-                "bare_fastapi_one_redis_write_req_per_s": round(bare, 1),
-                "zapq_single_post_msg_per_s": round(single, 1),
-                "single_ratio_to_bare": round(single / bare, 3),
-                "zapq_batch_100_msg_per_s": round(batch_req * 100, 1),
-                "batch_ratio_to_bare_requests": round(batch_req * 100 / bare, 2),
-                "bare_batch_100_one_pipeline_msg_per_s": round(bare_batch * 100, 1),
-                "batch_ratio_to_bare_batch": round(batch_req / bare_batch, 3),
-                "api_rss_mb": round(rss_bytes(api.pid) / 2**20, 1),
-            }
+# -- 3: API ingest: loadtest/bench_ingest.py (wrk; a Python client was the bottleneck) -----
 
 
 # -- 4: worker CPU per message, RSS --------------------------------------------------------------
@@ -373,7 +292,7 @@ async def memory(count: int = 10_000) -> dict[str, Any]:
     return result
 
 
-PARTS = {"drain": drain, "ingest": ingest, "cpu": cpu, "urgent": urgent, "memory": memory}
+PARTS = {"drain": drain, "cpu": cpu, "urgent": urgent, "memory": memory}
 
 
 def main() -> None:

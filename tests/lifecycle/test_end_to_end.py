@@ -51,7 +51,6 @@ def stack(redis_url: str, sim: Any, tmp_path: Path) -> Iterator[tuple[str, Recei
         ZAPQ_CALLBACKS__FULL_PHONE_NUMBERS="true",
         ZAPQ_CALLBACKS__RETRY_DELAYS_SECONDS="0.2,0.5,1",
         ZAPQ_WORKER__POLL_DELAY_SECONDS="0.01",
-        ZAPQ_WORKER__PROMOTE_INTERVAL_SECONDS="0.05",
         ZAPQ_SENDERS='[{"name": "zapq", "rate_per_second": 1000, "burst": 100}]',
     )
     api = spawn(["api", "--host", "127.0.0.1", "--port", str(port)], env, tmp_path / "api.log")
