@@ -86,6 +86,16 @@ def workers(count: int, env: dict[str, str]) -> Iterator[list[subprocess.Popen[b
         yield [stack.enter_context(process(["-m", "service", "worker"], env)) for _ in range(count)]
 
 
+async def _workers_connected(url: str, procs: list[subprocess.Popen[bytes]]) -> bool:
+    """Every worker process has a connection to Redis (CLIENT LIST names them by pid)."""
+    redis = Redis.from_url(url)
+    try:
+        names = {client["name"] for client in await redis.client_list()}
+    finally:
+        await redis.aclose()
+    return all(any(name.endswith(f"-{proc.pid}") for name in names) for proc in procs)
+
+
 # -- limit: 20 workers, 4 senders -----------------------------------------------------------------
 
 
@@ -93,9 +103,12 @@ async def limit(total: int = 6000, rate: float = 50, burst: int = 10) -> dict[st
     names = ["s1", "s2", "s3", "s4"]
     with redis_url() as url, simulator(latency_ms=100) as sim:
         httpx.post(f"{sim}/_sim/config", json={"instances": dict.fromkeys(names)})
-        await feed(url, total)
         env = zapq_env(url, sim, ZAPQ_SENDERS=senders(names, rate, burst))
-        with workers(20, env):
+        with workers(20, env) as procs:
+            # 20 processes take several seconds to start on a small machine: the backlog arrives
+            # once all of them wait for work, so that the start-up is not counted as slowness.
+            await wait_until(lambda: _workers_connected(url, procs), 120)
+            await feed(url, total)
             await wait_until(lambda: _accepted_at_least(sim, total), total / rate + 120)
         received = await sim_messages(sim)
         stats = httpx.get(f"{sim}/_sim/stats").json()
