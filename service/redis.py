@@ -232,6 +232,18 @@ class _SentinelPool(SentinelConnectionPool):
                 await sentinel.connection_pool.disconnect()
 
 
+#: An idle loop (worker, promoter, callbacks dispatcher) blocks on its wake-up list this long per
+#: call (seconds): a token ends the wait at once, so this only bounds how often an idle process
+#: costs Redis a command. Kept under the socket timeout (IDLE_BLOCK_SHARE of it), past which
+#: redis-py would end the call as an error.
+IDLE_BLOCK_SECONDS = 4.0
+IDLE_BLOCK_SHARE = 0.8
+
+
+def idle_block_seconds(socket_timeout_seconds: float) -> float:
+    return min(IDLE_BLOCK_SECONDS, socket_timeout_seconds * IDLE_BLOCK_SHARE)
+
+
 # -- probes ----------------------------------------------------------------------------------------
 
 

@@ -34,7 +34,7 @@ from service.callbacks.signing import Signer
 from service.queue.callbacks import Attempt, CallbackEvent, CallbackQueue
 from service.queue.models import now_ms
 from service.queue.store import MessageQueue
-from service.redis import REDIS_ERRORS, create_redis
+from service.redis import REDIS_ERRORS, create_redis, idle_block_seconds
 from service.settings import Settings
 
 log = logging.getLogger("zapq.callbacks")
@@ -42,8 +42,6 @@ log = logging.getLogger("zapq.callbacks")
 # +/- this share of random spread on each retry delay, so that one outage's retries (every
 # event of a receiver that was down) do not all come back in the same second.
 _RETRY_JITTER_RATIO = 0.1
-# The longest an idle dispatcher blocks on the wake list (seconds; below the Redis socket timeout).
-_IDLE_BLOCK_SECONDS = 2.0
 # Claim at least this often even without a wake-up: a retry another process scheduled, whose
 # process then died, is found within this long (seconds).
 _SAFETY_CLAIM_SECONDS = 30.0
@@ -80,7 +78,7 @@ class Dispatcher:
         self.callbacks = CallbackQueue(MessageQueue(self.redis, settings))
         self.signer = Signer(self.cfg)
         self._lease_ms = int(self.cfg.lease_seconds * 1000)
-        self._idle_block = min(_IDLE_BLOCK_SECONDS, settings.redis_timeout_seconds / 2)
+        self._idle_block = idle_block_seconds(settings.redis_timeout_seconds)
         self._tasks: set[asyncio.Task[None]] = set()
         self._session: aiohttp.ClientSession | None = None
         # Each step runs again at once; the interval is the pause after a Redis error.

@@ -16,7 +16,8 @@ Results are one JSON document (``cjson.encode`` of a map), decoded here: never p
 A full Redis (used_memory past maxmemory, noeviction) refuses a script's first write when that
 command may grow memory, and never stops a script once it wrote (Redis 6 and 7 alike, for scripts
 without a ``#!lua`` flags line, which Redis 6 cannot read). So each script's header opens with a
-write that changes nothing and decides that case (Spec.when_full, when_full()): "refuse" (the whole
+write that changes nothing and decides that case (Spec.when_full, when_full(); a script whose
+Spec says probe_in_script makes that write itself, before its own first write): "refuse" (the whole
 call fails with OOM and writes nothing: an enqueue is refused whole, no job is taken that arq could
 not start, no promotion or requeue adds work) or "run" (the script runs to its end: a worker
 records what it sent, a cancel frees memory, a worker starting up writes its few senders).
@@ -60,6 +61,10 @@ class Spec:
     quotas: bool = False
     #: On a full Redis: "refuse" the whole call, or "run" it (see the module docstring).
     when_full: Literal["refuse", "run"] = "refuse"
+    #: "refuse" only: the script calls ``refuse_if_full()`` itself before its first write instead
+    #: of the header doing it, so that a call that writes nothing (an idle worker's take on an
+    #: empty queue) costs Redis no probe command.
+    probe_in_script: bool = False
 
 
 # Every script that ends a message (lib.lua's finish) queues its client callback: these two keys.
@@ -71,6 +76,7 @@ SPECS: dict[str, Spec] = {
     "take": Spec(
         ("queue", "inflight", "wake", "senders_version", "senders", "suppressed", *_CALLBACKS),
         senders=True,
+        probe_in_script=True,
     ),
     "complete": Spec(
         ("message", "retry", "dead", "queue", "inflight", "wake", "promote_wake", *_CALLBACKS),
@@ -180,9 +186,13 @@ def when_full(spec: Spec) -> str:
     Both go to a probe key in the prefix's slot that nothing ever writes (so it is no zset of
     another type, and XX never creates it): every script has one, whatever keys it declares."""
     probe = "P.JOB .. 'oom-probe'"
-    if spec.when_full == "refuse":
-        return f"redis.call('ZADD', {probe}, 'XX', 0, '') -- a full Redis refuses this call whole"
-    return f"redis.call('ZREM', {probe}, '') -- a full Redis runs this call to its end"
+    if spec.when_full == "run":
+        return f"redis.call('ZREM', {probe}, '') -- a full Redis runs this call to its end"
+    refuse = (
+        "local function refuse_if_full() redis.call('ZADD', "
+        f"{probe}, 'XX', 0, '') end -- a full Redis refuses this call whole"
+    )
+    return refuse if spec.probe_in_script else refuse + "\nrefuse_if_full()"
 
 
 @cache
@@ -278,6 +288,8 @@ def lua_problems(name: str, script: str | None = None) -> list[str]:
     declared = {key.upper() for key in SPECS[name].keys}
     functions = _functions(name)
     problems = _problems(own, name, declared)
+    if SPECS[name].probe_in_script and "refuse_if_full()" not in _COMMENT.sub("", own):
+        problems.append(f"{name}: never calls refuse_if_full() (its Spec says it does)")
     for function in _reached(own, functions):
         problems += _problems(functions[function], f"{name} (via {function})", declared)
     return problems

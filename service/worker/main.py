@@ -34,7 +34,7 @@ from service.metrics.queue import QueueGauges
 from service.queue.arq_boundary import JOB_FUNCTION, ArqWorker
 from service.queue.models import now_ms
 from service.queue.store import Claim, MessageQueue
-from service.redis import create_redis
+from service.redis import create_redis, idle_block_seconds
 from service.settings import Settings
 from service.worker.context import WorkerDeps
 from service.worker.delivery import skipped
@@ -44,9 +44,6 @@ from service.worker.tasks import send_message
 
 log = logging.getLogger("zapq.worker")
 
-# An idle worker blocks on the wake list this long per call (seconds): a wake token ends it at
-# once, so this only bounds how often an idle worker costs Redis a command (and reaps its tasks).
-_IDLE_BLOCK_SECONDS = 2.0
 # The longest a worker sleeps for a booked-out pool before looking again (seconds).
 _MAX_RETRY_SLEEP_SECONDS = 1.0
 
@@ -66,7 +63,7 @@ class ZapqWorker(ArqWorker):
         self.ctx["claims"] = self.claims
         self.last_poll = time.monotonic()
         self.bucket = TokenBucket(settings.worker.rate_per_second, settings.worker.rate_burst)
-        self._idle_block = min(_IDLE_BLOCK_SECONDS, settings.redis_timeout_seconds / 2)
+        self._idle_block = idle_block_seconds(settings.redis_timeout_seconds)
 
     @property
     def deps(self) -> WorkerDeps:
@@ -136,7 +133,7 @@ async def _on_startup(ctx: dict[str, Any]) -> None:
     metrics.WORKER_MAX_JOBS.set(settings.worker.max_jobs)
     metrics.WORKER_IN_FLIGHT.set_function(lambda: worker.job_counter)
     ctx["background"] = [
-        Promoter(deps, settings.redis_timeout_seconds / 2).start(),
+        Promoter(deps, idle_block_seconds(settings.redis_timeout_seconds)).start(),
         Dispatcher(settings).start(),  # client callbacks (service/callbacks/dispatcher.py)
     ]
     if settings.metrics.port:

@@ -30,7 +30,7 @@ _BATCH = 1000
 LEASE_SECONDS = 10.0
 # Longest sleep, for the promoter (it renews its lease) and for followers (they look for a lease
 # to take over): well inside the lease.
-_MAX_SLEEP_SECONDS = 3.0
+_MAX_SLEEP_SECONDS = 4.0
 
 
 class Promoter:

@@ -7,9 +7,12 @@ import subprocess
 import sys
 
 import pytest
+from redis.asyncio import Redis
 
 from service.queue import scripts
 from service.queue.keys import Keys
+from service.queue.store import MessageQueue
+from tests.queue.conftest import POOL
 
 
 @pytest.mark.parametrize("name", sorted(scripts.SPECS))
@@ -22,6 +25,24 @@ def test_check_catches_a_spelled_out_status() -> None:
     assert scripts.lua_problems("cancel", script) == [
         "cancel: literal 'cancelled' repeats a fact the header defines"
     ]
+
+
+def test_check_catches_a_script_that_forgets_its_own_full_redis_probe() -> None:
+    script = scripts._file("take").replace("refuse_if_full()", "-- refuse_if_full()")
+    assert scripts.lua_problems("take", script) == [
+        "take: never calls refuse_if_full() (its Spec says it does)"
+    ]
+
+
+async def test_an_idle_take_writes_nothing(queue: MessageQueue, redis: Redis) -> None:
+    """Not even the full-Redis probe: an idle worker's poll costs Redis only its reads."""
+    await queue.take(10, 30, "w", POOL)  # loads the script
+    await redis.config_resetstat()
+    taken = await queue.take(10, 30, "w", POOL)
+    assert taken.empty
+    stats = await redis.info("commandstats")
+    assert set(stats) == {"cmdstat_config|resetstat", "cmdstat_evalsha", "cmdstat_get",
+                          "cmdstat_zrangebyscore"}  # fmt: skip
 
 
 def test_check_catches_a_typo_and_an_undeclared_key() -> None:

@@ -26,6 +26,7 @@ if #jobs == 0 then
   out.empty = true
   return cjson.encode(out)
 end
+refuse_if_full() -- before the first write (Spec.probe_in_script): an empty poll writes nothing
 local senders, names = load_pool(pool)
 
 -- The available sender whose next slot comes first, passing over `avoid` while another can take.
