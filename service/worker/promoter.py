@@ -62,14 +62,22 @@ class Promoter:
 
     async def _step(self) -> None:
         deps = self.deps
+        if await self._held_by_another():
+            await self._sleep(_MAX_SLEEP_SECONDS * random.uniform(0.8, 1.2))
+            return
         done = await deps.queue.promote_due(
             deps.pool.routing(), _BATCH, worker=deps.worker_id, lease_seconds=LEASE_SECONDS
         )
-        if not done.leader:
-            # A follower: look for a lease to take over now and then, spread out.
+        if not done.leader:  # taken by another in between: look again later, spread out
             await self._sleep(_MAX_SLEEP_SECONDS * random.uniform(0.8, 1.2))
         elif done.moved < _BATCH:
             await self._until(done.next_at_ms)
+
+    async def _held_by_another(self) -> bool:
+        """A follower's look at the lease: one GET instead of a script call (promote.lua checks
+        the lease again itself, so a lease that lapses in between is simply taken next time)."""
+        holder = await self.deps.redis.get(self.deps.queue.keys.promoter)
+        return holder is not None and holder.decode() != self.deps.worker_id
 
     async def _until(self, at_ms: int | None) -> None:
         """Block on the promoter's wake list until ``at_ms`` (or the longest sleep)."""
