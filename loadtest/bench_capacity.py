@@ -6,8 +6,8 @@ Rerun with:
 Measured on this machine, each part its own processes on 127.0.0.1 (stopped by PID):
 
 - send: one `zapq worker` with the chart's defaults (max_jobs 10, 50 msg/s per pod) against the
-  Evolution simulator answering in 100 ms, through one sender fast enough that the pod's own cap
-  binds; ``--messages`` queued beforehand. Over the steady part (after the first 300 sends): the
+  Evolution simulator answering in 100 ms, through one sender at the same 50 msg/s (one number
+  per pod, the sizing rule's unit); ``--messages`` queued beforehand. Over the steady part (after the first 300 sends): the
   pod's rate, its CPU per message and resident memory, and Redis's CPU per message (INFO cpu of the
   redis-server: take, claim, complete, promote and the idle waits, everything the send costs it).
 - idle: the same worker with an empty queue for 20 s: its CPU (millicores) and memory.
@@ -40,8 +40,10 @@ from loadtest.bench_pipeline import TEXT, _feed, numbers, redis_url, wait_until
 from loadtest.procs import AUTH, cpu_seconds, process, rss_bytes, simulator, zapq_env
 from service.devstack import free_port
 
-# One sender far above a pod's cap: the pod's own 50 msg/s (the chart's worker.ratePerSecond) binds.
-_SENDERS = json.dumps([{"name": "zapq", "rate_per_second": 1000, "burst": 100}])
+# One sender per pod at the pod's own 50 msg/s (the chart's worker.ratePerSecond): the sizing
+# rule's unit. (A much faster sender would make a worker rebook every slot it wakes a millisecond
+# late for: its send interval would be 1 ms.)
+_SENDERS = json.dumps([{"name": "zapq", "rate_per_second": 50, "burst": 100}])
 _BATCH = 100
 
 #: Price assumptions, stated not measured: a general-purpose cloud VM on demand, 2026 list price

@@ -45,7 +45,7 @@ from loadtest.bench_pipeline import (
     sim_messages,
     wait_until,
 )
-from loadtest.procs import cpu_seconds, process, simulator, zapq_env
+from loadtest.procs import cpu_seconds, process, simulator, workers_connected, zapq_env
 from loadtest.redis_proxy import counting_proxy
 from service.queue.keys import Keys
 from service.queue.models import NewMessage, now_ms
@@ -86,16 +86,6 @@ def workers(count: int, env: dict[str, str]) -> Iterator[list[subprocess.Popen[b
         yield [stack.enter_context(process(["-m", "service", "worker"], env)) for _ in range(count)]
 
 
-async def _workers_connected(url: str, procs: list[subprocess.Popen[bytes]]) -> bool:
-    """Every worker process has a connection to Redis (CLIENT LIST names them by pid)."""
-    redis = Redis.from_url(url)
-    try:
-        names = {client["name"] for client in await redis.client_list()}
-    finally:
-        await redis.aclose()
-    return all(any(name.endswith(f"-{proc.pid}") for name in names) for proc in procs)
-
-
 # -- limit: 20 workers, 4 senders -----------------------------------------------------------------
 
 
@@ -107,7 +97,7 @@ async def limit(total: int = 6000, rate: float = 50, burst: int = 10) -> dict[st
         with workers(20, env) as procs:
             # 20 processes take several seconds to start on a small machine: the backlog arrives
             # once all of them wait for work, so that the start-up is not counted as slowness.
-            await wait_until(lambda: _workers_connected(url, procs), 120)
+            await wait_until(lambda: workers_connected(url, [p.pid for p in procs]), 120)
             await feed(url, total)
             await wait_until(lambda: _accepted_at_least(sim, total), total / rate + 120)
         received = await sim_messages(sim)

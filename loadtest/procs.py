@@ -69,3 +69,16 @@ def simulator(latency_ms: int, instances: list[str] | None = None) -> Iterator[s
         args += ["--instance", name]
     with process(args, port=port):
         yield f"http://127.0.0.1:{port}"
+
+
+async def workers_connected(redis_url: str, pids: list[int]) -> bool:
+    """Every one of these worker processes has a connection to Redis (zapq names its connections
+    ``zapq-<role>-<host>-<pid>``, seen in CLIENT LIST): their start-up is over."""
+    from redis.asyncio import Redis
+
+    redis = Redis.from_url(redis_url)
+    try:
+        names = {client["name"] for client in await redis.client_list()}
+    finally:
+        await redis.aclose()
+    return all(any(name.endswith(f"-{pid}") for name in names) for pid in pids)

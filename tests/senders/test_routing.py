@@ -271,3 +271,18 @@ async def test_a_late_worker_books_the_next_slot(
     assert day_count == b"2", "a rebooking is the same send: the day's count stays"
     await send_ok(queue, rebooked)
     assert await queue.rebook(first, 30, DAY) is None, "a recorded message is no longer its claim's"
+
+
+async def test_a_booked_out_pool_stops_the_scan(queue: MessageQueue, redis: Redis) -> None:
+    """With every sender booked out nothing further could go: the take reads the head message
+    and stops, instead of reading every record of its scan (one sender shared by many workers
+    would otherwise pay the whole scan on every poll)."""
+    await SenderRegistry(queue).put(SenderSpec(name="s1", rate_per_second=1, burst=1))
+    pool = [("s1", DAY)]
+    await queue.enqueue([msg(to=f"55119876543{i:02d}") for i in range(20)], "k")
+    assert len(await take(queue, 1, pool)) == 1  # its one slot is booked
+    await redis.config_resetstat()
+    taken = await queue.take(5, 30, "w", pool)
+    assert (taken.claims, taken.empty) == ([], False) and taken.retry_at_ms is not None
+    hmget = (await redis.info("commandstats"))["cmdstat_hmget"]["calls"]
+    assert hmget == 2  # the sender's state and the head message's record

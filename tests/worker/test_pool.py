@@ -14,6 +14,7 @@ import pytest
 from redis.asyncio import Redis
 
 from loadtest.bench_pipeline import max_in_window
+from loadtest.procs import workers_connected
 from service.queue.models import Breaker, NewMessage, now_ms
 from service.queue.store import MessageQueue
 from service.senders.registry import SenderRegistry
@@ -55,9 +56,12 @@ async def test_per_sender_limit_is_shared_by_every_process(
     sim.configure(instances={"s1": None, "s2": None}, latency_ms=50)
     senders = [{"name": n, "rate_per_second": rate, "burst": burst} for n in ("s1", "s2")]
     queue = MessageQueue(redis, sim_settings(settings, sim.url))
-    ids = await enqueue(queue, total)
     env = pool_env(redis_url, sim.url, senders)
     procs.extend(spawn(env, tmp_path / f"worker-{i}.log") for i in range(6))
+    # Six processes starting on a small machine starve each other of CPU: a send that leaves its
+    # slot that late is not the limiter's doing, so the backlog arrives once they all wait for work.
+    await eventually(lambda: workers_connected(redis_url, [p.pid for p in procs]), 120)
+    ids = await enqueue(queue, total)
     for mid in ids:
         await wait_status(queue, mid, "sent", timeout=60)
     sends = sim.messages()

@@ -47,7 +47,8 @@ local function best_sender(avoid)
 end
 
 -- The sender for a message, or nil and what to do with it: 'wait' (leave it at the head),
--- 'park' (aside until its pinned sender can take it), 'unknown' (pinned to a deleted sender).
+-- 'park' (aside until its pinned sender can take it), 'unknown' (pinned to a deleted sender),
+-- 'none' (no sender of the pool can take anything now: the scan stops, nothing after could go).
 local function route(pin, to, avoid)
   if pin then
     local s = senders[pin]
@@ -66,7 +67,9 @@ local function route(pin, to, avoid)
     if why == nil then return s end
     if why == UNAVAILABLE.BUSY then return nil, 'wait' end
   end
-  return best_sender(avoid), 'wait'
+  local best = best_sender(avoid)
+  if best == nil then return nil, 'none' end
+  return best
 end
 
 local function skip(job, id, reason, f)
@@ -116,6 +119,7 @@ for i = 1, #jobs, 2 do
     finish(key, S.CANCELLED, now, retention, {reason = 'recipient_opted_out'})
   else
     local s, action = route(f[8], f[5], f[9])
+    if action == 'none' then break end
     if s then
       claim(job, score, id, key, f, s)
       taken = taken + 1
