@@ -8,14 +8,22 @@ dashes, dots and brackets are gone, needs none of its work, so it goes straight 
 check; everything else (letters, extensions, a leading 0 that may be a trunk prefix) takes the
 full parse. The shortcut only ever answers for a number the full parse would read the same way
 (tests/test_phones.py compares both).
+
+The validity check itself is phonenumbers' is_valid_number, with the patterns of a country code
+that has one region compiled once: phonenumbers tries its number types one by one, each a regex
+compiled (or fetched from re's cache) and run twice; here the types most numbers are (mobile,
+fixed line) come first, and each pattern runs once. It answers what is_valid_number answers for
+every country code and number length (tests/test_phones.py).
 """
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 
 import phonenumbers
-from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneNumber
+from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneMetadata, PhoneNumber
 
 _SEPARATORS = re.compile(r"[\s\-().]")
 _DIGITS = re.compile(r"\+?[1-9]\d{6,16}")
@@ -43,11 +51,59 @@ def _shortcut(raw: str, region: str) -> str | None:
         country, national = phonenumbers.country_code_for_region(region), compact
     if not country or not national or national[0] == "0":
         return None
-    if not phonenumbers.is_valid_number(
-        PhoneNumber(country_code=country, national_number=int(national))
-    ):
+    return f"{country}{national}" if is_valid(country, national) else None
+
+
+def is_valid(country: int, national: str) -> bool:
+    """phonenumbers.is_valid_number of +<country> <national> (digits, no leading 0)."""
+    check = _checker(country)
+    if check is not None:
+        return check(national)
+    number = PhoneNumber(country_code=country, national_number=int(national))
+    return bool(phonenumbers.is_valid_number(number))
+
+
+# (possible lengths, or empty for any; the national number pattern, compiled)
+_Desc = tuple[frozenset[int], re.Pattern[str]]
+
+
+@functools.cache
+def _checker(country: int) -> Callable[[str], bool] | None:
+    """is_valid_number for a country code with one region (None for the others, whose region
+    depends on the number: phonenumbers decides those itself)."""
+    regions = COUNTRY_CODE_TO_REGION_CODE.get(country)
+    if regions is None:
+        return lambda national: False
+    if len(regions) != 1 or regions[0] == phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY:
         return None
-    return f"{country}{national}"
+    metadata = PhoneMetadata.metadata_for_region(regions[0].upper())
+    if metadata is None or phonenumbers.country_code_for_valid_region(regions[0]) != country:
+        return lambda national: False
+    general = _desc(metadata.general_desc)
+    # Any one of the types makes a number valid (phonenumbers' _number_type_helper); mobile is
+    # tried only when its pattern differs from the fixed line's, as phonenumbers does.
+    kinds = ["fixed_line", "premium_rate", "toll_free", "shared_cost", "voip", "personal_number"]
+    kinds += ["pager", "uan", "voicemail"]
+    if not metadata.same_mobile_and_fixed_line_pattern:
+        kinds.insert(0, "mobile")
+    types = [desc for kind in kinds if (desc := _desc(getattr(metadata, kind))) is not None]
+    if general is None:
+        return lambda national: False
+    return lambda national: (
+        _matches(national, general) and any(_matches(national, desc) for desc in types)
+    )
+
+
+def _desc(desc: phonenumbers.PhoneNumberDesc | None) -> _Desc | None:
+    """A PhoneNumberDesc as phonenumbers matches it; None for one that matches nothing."""
+    if desc is None or not desc.national_number_pattern:
+        return None
+    return frozenset(desc.possible_length or ()), re.compile(desc.national_number_pattern)
+
+
+def _matches(national: str, desc: _Desc) -> bool:
+    lengths, pattern = desc
+    return (not lengths or len(national) in lengths) and pattern.fullmatch(national) is not None
 
 
 def _parsed(raw: str, region: str) -> str:

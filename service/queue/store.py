@@ -23,7 +23,7 @@ from service.queue.models import (
     Outcome,
     QueueStats,
     Status,
-    new_message_id,
+    new_message_ids,
     now_ms,
 )
 from service.queue.scripts import Scripts
@@ -156,7 +156,10 @@ class MessageQueue:
         if not messages:
             return []
         now = at_ms if at_ms is not None else now_ms()
-        new = [self._new(message, now, key_id) for message in messages]
+        ids = new_message_ids(len(messages), now)
+        new = [
+            self._new(message, now, key_id, id_) for message, id_ in zip(messages, ids, strict=True)
+        ]
         args: list[Any] = [
             now,
             self._retention_ms,
@@ -176,11 +179,11 @@ class MessageQueue:
             for row, message, fresh in zip(rows, messages, new, strict=True)
         ]
 
-    def _new(self, message: NewMessage, now: int, key_id: str) -> _New:
+    def _new(self, message: NewMessage, now: int, key_id: str, id_: str) -> _New:
         scheduled = message.send_at_ms is not None and message.send_at_ms > now
         due: int = message.send_at_ms if scheduled else now  # type: ignore[assignment]
         return _New(
-            id=new_message_id(now),
+            id=id_,
             status=Status.SCHEDULED if scheduled else Status.QUEUED,
             due_ms=due,
             expires_at_ms=message.expires_at_ms or due + self._validity_ms,
@@ -226,7 +229,8 @@ class MessageQueue:
                 "send_at": message.send_at_ms,
                 "expires_at": record.expires_at_ms,
                 "idem": idem,
-                "fp": message.fingerprint(),
+                # Compared only with an idempotency key's earlier request (enqueue.lua).
+                "fp": message.fingerprint() if idem else "",
                 "key_id": key_id,
                 "pin": message.sender or "",
                 "callback_url": record.callback_url or "",
