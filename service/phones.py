@@ -10,10 +10,10 @@ full parse. The shortcut only ever answers for a number the full parse would rea
 (tests/test_phones.py compares both).
 
 The validity check itself is phonenumbers' is_valid_number, with the patterns of a country code
-that has one region compiled once: phonenumbers tries its number types one by one, each a regex
-compiled (or fetched from re's cache) and run twice; here the types most numbers are (mobile,
-fixed line) come first, and each pattern runs once. It answers what is_valid_number answers for
-every country code and number length (tests/test_phones.py).
+that has one region compiled once: phonenumbers tries its number types one by one (premium rate
+first, mobile last), each a regex fetched from re's cache and run twice; here all the types that
+allow a number's length are one alternation, run once. It answers what is_valid_number answers
+for every country code and number length (tests/test_phones.py).
 """
 
 from __future__ import annotations
@@ -59,12 +59,14 @@ def is_valid(country: int, national: str) -> bool:
     check = _checker(country)
     if check is not None:
         return check(national)
-    number = PhoneNumber(country_code=country, national_number=int(national))
-    return bool(phonenumbers.is_valid_number(number))
+    return bool(phonenumbers.is_valid_number(_number(country, national)))
 
 
 # (possible lengths, or empty for any; the national number pattern, compiled)
 _Desc = tuple[frozenset[int], re.Pattern[str]]
+# The checkers know lengths up to this many digits (a national number has at most 17); longer
+# numbers go to phonenumbers itself.
+_LONGEST = 20
 
 
 @functools.cache
@@ -80,18 +82,41 @@ def _checker(country: int) -> Callable[[str], bool] | None:
     if metadata is None or phonenumbers.country_code_for_valid_region(regions[0]) != country:
         return lambda national: False
     general = _desc(metadata.general_desc)
-    # Any one of the types makes a number valid (phonenumbers' _number_type_helper); mobile is
-    # tried only when its pattern differs from the fixed line's, as phonenumbers does.
+    if general is None:
+        return lambda national: False
+    types = _types(metadata)
+    # Per length, one pattern: the alternation of the types that allow it (fullmatch of A|B is
+    # fullmatch of A or of B), so that a number costs two regex runs whatever its type.
+    by_length = {
+        size: _either([pattern for lengths, pattern in types if not lengths or size in lengths])
+        for size in range(1, _LONGEST + 1)
+    }
+    lengths, pattern = general
+
+    def check(national: str) -> bool:
+        size = len(national)
+        if size > _LONGEST:
+            return bool(phonenumbers.is_valid_number(_number(country, national)))
+        either = by_length[size]
+        return (
+            either is not None
+            and (not lengths or size in lengths)
+            and pattern.fullmatch(national) is not None
+            and either.fullmatch(national) is not None
+        )
+
+    return check
+
+
+def _types(metadata: PhoneMetadata) -> list[_Desc]:
+    """The number types of a region: any one makes a number valid (phonenumbers'
+    _number_type_helper); mobile counts only when its pattern differs from the fixed line's, as
+    phonenumbers has it."""
     kinds = ["fixed_line", "premium_rate", "toll_free", "shared_cost", "voip", "personal_number"]
     kinds += ["pager", "uan", "voicemail"]
     if not metadata.same_mobile_and_fixed_line_pattern:
-        kinds.insert(0, "mobile")
-    types = [desc for kind in kinds if (desc := _desc(getattr(metadata, kind))) is not None]
-    if general is None:
-        return lambda national: False
-    return lambda national: (
-        _matches(national, general) and any(_matches(national, desc) for desc in types)
-    )
+        kinds.append("mobile")
+    return [desc for kind in kinds if (desc := _desc(getattr(metadata, kind))) is not None]
 
 
 def _desc(desc: phonenumbers.PhoneNumberDesc | None) -> _Desc | None:
@@ -101,9 +126,14 @@ def _desc(desc: phonenumbers.PhoneNumberDesc | None) -> _Desc | None:
     return frozenset(desc.possible_length or ()), re.compile(desc.national_number_pattern)
 
 
-def _matches(national: str, desc: _Desc) -> bool:
-    lengths, pattern = desc
-    return (not lengths or len(national) in lengths) and pattern.fullmatch(national) is not None
+def _either(patterns: list[re.Pattern[str]]) -> re.Pattern[str] | None:
+    if not patterns:
+        return None
+    return re.compile("|".join(f"(?:{pattern.pattern})" for pattern in patterns))
+
+
+def _number(country: int, national: str) -> PhoneNumber:
+    return PhoneNumber(country_code=country, national_number=int(national))
 
 
 def _parsed(raw: str, region: str) -> str:
