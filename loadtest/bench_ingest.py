@@ -24,6 +24,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from redis import Redis
+
 from loadtest.bench_pipeline import AUTH, TEXT
 from loadtest.procs import process, zapq_env
 from loadtest.wrk import measure, wrk_script
@@ -37,7 +39,9 @@ _SINGLE = _ITEM % 0
 _BATCH = '{"messages": [' + ", ".join(_ITEM % i for i in range(BATCH)) + "]}"
 
 
-def _run(name: str, url: str, pid: int, args: argparse.Namespace, start: int) -> dict[str, Any]:
+def _run(
+    name: str, url: str, pid: int, redis_pid: int, args: argparse.Namespace, start: int
+) -> dict[str, Any]:
     path, body, per_request = {
         "bare": ("/write-validated", _SINGLE, 1),
         "single": ("/v1/messages", _SINGLE, 1),
@@ -45,7 +49,8 @@ def _run(name: str, url: str, pid: int, args: argparse.Namespace, start: int) ->
     }[name]
     script = wrk_script(path, _HEADERS, 1, 100_000, start, 0, body, "%05d")
     measure(name, url, script, pid, args.connections, 1, 2)  # warm-up
-    row = measure(name, url, script, pid, args.connections, 1, args.duration)
+    also = {"redis": redis_pid}
+    row = measure(name, url, script, pid, args.connections, 1, args.duration, also=also)
     row["messages_per_second"] = row["events_per_second"] * per_request
     row["server_cpu_ms_per_message"] = round(row.pop("server_cpu_ms_per_event") / per_request, 4)
     return row
@@ -58,6 +63,7 @@ def main() -> None:
     args = parser.parse_args()
     rows: dict[str, dict[str, Any]] = {}
     with redis_server(Path(tempfile.mkdtemp())) as redis_url:
+        redis_pid = int(Redis.from_url(redis_url).info("server")["process_id"])
         api_port, bare_port = free_port(), free_port()
         env = zapq_env(redis_url, "http://127.0.0.1:9")
         api = ["-m", "service", "api", "--host", "127.0.0.1", "--port", str(api_port)]
@@ -71,7 +77,8 @@ def main() -> None:
                 "batch": (api_port, api_proc.pid),
             }
             for start, (name, (port, pid)) in enumerate(servers.items()):
-                rows[name] = _run(name, f"http://127.0.0.1:{port}", pid, args, start * 30_000)
+                url = f"http://127.0.0.1:{port}"
+                rows[name] = _run(name, url, pid, redis_pid, args, start * 30_000)
                 print(json.dumps(rows[name]), flush=True)
     bare_rate = rows["bare"]["messages_per_second"]
     summary = {

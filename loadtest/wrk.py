@@ -11,6 +11,17 @@ from typing import Any
 
 from loadtest.procs import cpu_seconds
 
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds every core of the machine spent busy so far (/proc/stat: all but idle and
+    iowait): with the processes' own CPU it tells whether other load shared the run."""
+    with open("/proc/stat") as stat:
+        fields = [int(value) for value in stat.readline().split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / _TICKS
+
+
 _WRK_LUA = """
 local counter, body, path, headers = 0, %(body)s, %(path)s, %(headers)s
 function setup(thread)
@@ -83,14 +94,29 @@ def run_wrk(url: str, script: str, connections: int, threads: int, seconds: int)
 
 
 def measure(
-    name: str, url: str, script: str, pid: int, connections: int, threads: int, seconds: int
+    name: str,
+    url: str,
+    script: str,
+    pid: int,
+    connections: int,
+    threads: int,
+    seconds: int,
+    *,
+    also: dict[str, int] | None = None,
 ) -> dict[str, Any]:
-    """One wrk run, with the server's and wrk's CPU (cores used on average)."""
+    """One wrk run, with the server's and wrk's CPU (cores used on average), each process of
+    ``also`` (name -> pid: ``<name>_cpu_share``) and the whole machine's (``machine_cpu_share``)."""
+    others = {label: cpu_seconds(other) for label, other in (also or {}).items()}
+    busy = machine_busy_seconds()
     before = cpu_seconds(pid)
     children = os.times()  # wrk is reaped before it returns: its CPU lands in children_*
     result = run_wrk(url, script, connections, threads, seconds)
     after = os.times()
     server_cpu = cpu_seconds(pid) - before
+    elapsed = result["seconds"]
+    for label, other in (also or {}).items():
+        result[f"{label}_cpu_share"] = round((cpu_seconds(other) - others[label]) / elapsed, 2)
+    result["machine_cpu_share"] = round((machine_busy_seconds() - busy) / elapsed, 2)
     result["server_cpu_share"] = round(server_cpu / result["seconds"], 2)
     # The server's CPU per request: the figure least moved by other load on a shared machine.
     result["server_cpu_ms_per_event"] = round(server_cpu * 1000 / max(result["requests"], 1), 3)

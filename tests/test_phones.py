@@ -7,7 +7,7 @@ import random
 import phonenumbers
 import pytest
 
-from service.phones import _parsed, _shortcut, normalize_phone
+from service.phones import _parsed, _shortcut, is_valid, normalize_phone
 
 
 def _samples() -> list[tuple[str, str]]:
@@ -69,3 +69,36 @@ def test_forms(raw: str, expected: str) -> None:
 def test_invalid_numbers_name_the_problem(raw: str) -> None:
     with pytest.raises(ValueError, match="phone number"):
         normalize_phone(raw, "BR")
+
+
+def _nationals(country: int, rng: random.Random) -> set[str]:
+    """National numbers for a country code: its regions' example numbers of every type, each
+    cut and continued at random, and random digits of every length up to 22."""
+    examples = set()
+    for region in phonenumbers.COUNTRY_CODE_TO_REGION_CODE[country]:
+        for kind in range(12):  # every PhoneNumberType
+            example = phonenumbers.example_number_for_type(region, kind)
+            if example is not None and example.country_code == country:
+                examples.add(str(example.national_number))
+    out = set(examples)
+    for example in examples:
+        for _ in range(40):
+            tail = "".join(rng.choice("0123456789") for _ in range(rng.randint(0, 5)))
+            out.add(example[: rng.randint(1, len(example))] + tail)
+    for _ in range(200):
+        tail = "".join(rng.choice("0123456789") for _ in range(rng.randint(0, 21)))
+        out.add(str(rng.randint(1, 9)) + tail)
+    return out
+
+
+def test_is_valid_is_phonenumbers_is_valid_number() -> None:
+    rng = random.Random(5)
+    checked = valid = 0
+    for country in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+        for national in _nationals(country, rng):
+            number = phonenumbers.PhoneNumber(country_code=country, national_number=int(national))
+            expected = phonenumbers.is_valid_number(number)
+            assert is_valid(country, national) == expected, (country, national)
+            checked += 1
+            valid += expected
+    assert checked > 50_000 and valid > 5_000

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
+import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Discriminator, Field, Tag
 
 from service.queue.callbacks import DeadCallback
@@ -234,52 +235,64 @@ class MessageOut(BaseModel):
 
     @classmethod
     def of(cls, record: MessageRecord) -> MessageOut:
-        media = record.content.media
-        return cls(
-            id=record.id,
-            to=record.to,
-            kind=record.content.kind,
-            media=MediaOut(
-                mediatype=media.mediatype,
-                url=media.media if media.is_url else None,
-                mimetype=media.mimetype,
-                file_name=media.file_name,
-            )
-            if media
-            else None,
-            priority=record.priority,
-            status=record.status,
-            attempts=record.attempts,
-            created_at=_dt(record.created_at_ms),
-            send_at=_dt(record.send_at_ms),
-            expires_at=_dt(record.expires_at_ms),
-            next_attempt_at=_dt(record.next_attempt_at_ms)
-            if record.status == "scheduled"
-            else None,
-            provider_message_id=record.provider_id,
-            remote_jid=record.remote_jid,
-            last_error=record.last_error,
-            error_class=record.error_class,
-            idempotency_key=record.idempotency_key,
-            metadata=record.metadata,
-            sender=record.sender,
-            pinned_sender=record.pinned_sender,
-            history=[
-                TransitionOut(
-                    status=entry["status"],
-                    at=_dt(entry["at_ms"]),
-                    attempt=entry.get("attempt"),
-                    error_class=entry.get("error_class"),
-                    sender=entry.get("sender"),
-                    rerouted_from=entry.get("rerouted_from"),
-                    reason=entry.get("reason"),
-                )
-                for entry in record.history
-            ],
-            delivered_at=_dt(record.delivered_at_ms),
-            read_at=_dt(record.read_at_ms),
-            callback_url=record.callback_url,
-        )
+        return cls.model_validate(_message_fields(record))
+
+
+def message_json(record: MessageRecord) -> bytes:
+    """``MessageOut.of(record).model_dump_json()`` for a record enqueue just built, without
+    building the models (a third of the single POST's own work): orjson writes the same bytes
+    (tests/api/test_direct.py compares them)."""
+    return orjson.dumps(_message_fields(record), option=orjson.OPT_UTC_Z)
+
+
+def _message_fields(record: MessageRecord) -> dict[str, Any]:
+    """A MessageOut's fields, in its order, as plain values."""
+    media = record.content.media
+    return {
+        "id": record.id,
+        "to": record.to,
+        "kind": record.content.kind,
+        "media": {
+            "mediatype": media.mediatype,
+            "url": media.media if media.is_url else None,
+            "mimetype": media.mimetype,
+            "file_name": media.file_name,
+        }
+        if media
+        else None,
+        "priority": record.priority,
+        "status": record.status,
+        "attempts": record.attempts,
+        "created_at": _dt(record.created_at_ms),
+        "send_at": _dt(record.send_at_ms),
+        "expires_at": _dt(record.expires_at_ms),
+        "next_attempt_at": _dt(record.next_attempt_at_ms) if record.status == "scheduled" else None,
+        "provider_message_id": record.provider_id,
+        "remote_jid": record.remote_jid,
+        "last_error": record.last_error,
+        "error_class": record.error_class,
+        "idempotency_key": record.idempotency_key,
+        "metadata": record.metadata,
+        "sender": record.sender,
+        "pinned_sender": record.pinned_sender,
+        "history": [_transition(entry) for entry in record.history],
+        "delivered_at": _dt(record.delivered_at_ms),
+        "read_at": _dt(record.read_at_ms),
+        "callback_url": record.callback_url,
+    }
+
+
+def _transition(entry: dict[str, Any]) -> dict[str, Any]:
+    """A TransitionOut's fields, in its order."""
+    return {
+        "status": entry["status"],
+        "at": _dt(entry["at_ms"]),
+        "attempt": entry.get("attempt"),
+        "error_class": entry.get("error_class"),
+        "sender": entry.get("sender"),
+        "rerouted_from": entry.get("rerouted_from"),
+        "reason": entry.get("reason"),
+    }
 
 
 class BatchItemOut(BaseModel):

@@ -27,6 +27,9 @@ _PATTERN_MESSAGES = {
     "media": "must be an https URL or raw base64 (no data: prefix, no line breaks)",
 }
 _MESSAGE: TypeAdapter[TextMessageIn | MediaMessageIn] = TypeAdapter(MessageIn)
+# The enums by value: a dict lookup, where Priority(value) is a call through EnumType's machinery.
+_PRIORITY = {str(priority): priority for priority in Priority}
+_KIND = {str(kind): kind for kind in Kind}
 Body = TextMessageIn | MediaMessageIn
 
 
@@ -83,6 +86,8 @@ def _times(
 ) -> tuple[int | None, int | None]:
     """send_at and expires_at in unix ms, within ``window_days`` of now: a date far out would
     give a record a TTL of millennia and a response a date that cannot be written."""
+    if body.send_at is None and body.expires_at is None:  # most messages: due now, default expiry
+        return None, None
     window_ms = window_days * 86_400_000
     send_at, expires_at = _ms(body.send_at), _ms(body.expires_at)
     given = (("send_at", send_at), ("expires_at", expires_at))
@@ -95,6 +100,18 @@ def _times(
         elif send_at is not None and expires_at <= send_at:
             errors.add("expires_at", "must be after send_at")
     return send_at, expires_at
+
+
+def _metadata(body: Body, max_bytes: int, errors: _Errors) -> None:
+    if not body.metadata:
+        return
+    try:
+        size = len(orjson.dumps(body.metadata))
+    except orjson.JSONEncodeError:  # an integer past 64 bits: the payload could not hold it
+        errors.add("metadata", "integers must fit in 64 bits")
+        return
+    if size > max_bytes:
+        errors.add("metadata", f"larger than {max_bytes} bytes once serialized")
 
 
 def to_new_message(
@@ -113,10 +130,7 @@ def to_new_message(
         to = ""
     media = _content(body, settings, errors)
     send_at, expires_at = _times(body, now_ms, settings.api.max_schedule_days, errors)
-    if body.metadata and len(orjson.dumps(body.metadata)) > settings.api.max_metadata_bytes:
-        errors.add(
-            "metadata", f"larger than {settings.api.max_metadata_bytes} bytes once serialized"
-        )
+    _metadata(body, settings.api.max_metadata_bytes, errors)
     if body.callback_url is not None:
         refused = refusal(body.callback_url, settings.callbacks.allow_private_networks)
         if refused is not None:
@@ -129,13 +143,13 @@ def to_new_message(
     return NewMessage(
         to=to,
         text=body.text,
-        priority=Priority(body.priority),
+        priority=_PRIORITY[body.priority],
         send_at_ms=send_at,
         expires_at_ms=expires_at,
         idempotency_key=key or header_key,
         metadata=body.metadata,
         source=source,
-        kind=Kind(body.kind),
+        kind=_KIND[body.kind],
         media=media,
         sender=body.sender,
         callback_url=body.callback_url,

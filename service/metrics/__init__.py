@@ -11,6 +11,8 @@ values: aggregate them with ``max by (priority)``, never ``sum``.
 
 from __future__ import annotations
 
+import functools
+
 from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
 
 # No `<name>_created` series beside every counter and histogram: no dashboard or alert reads them,
@@ -174,6 +176,15 @@ HTTP_DURATION = Histogram(
     ["method", "route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
+
+
+# Methods, route templates and statuses are few; the bound only guards against the unforeseen.
+@functools.lru_cache(maxsize=1024)
+def http_series(method: str, route: str, status: int) -> tuple[Counter, Histogram]:
+    """HTTP_REQUESTS and HTTP_DURATION of one method, route template and status, looked up once:
+    ``labels()`` takes a lock and formats its values on every call, on every request."""
+    return HTTP_REQUESTS.labels(method, route, str(status)), HTTP_DURATION.labels(method, route)
+
 
 # -- the delivery lifecycle: Evolution's webhooks, receipts, opt-outs, client callbacks ---------
 

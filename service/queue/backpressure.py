@@ -59,11 +59,22 @@ class Backpressure:
         self._reading: Reading | None = None
         self._lock = asyncio.Lock()
 
+    def _current(self) -> Reading | None:
+        """The latest reading while it is trusted (younger than reading_ttl_seconds)."""
+        reading = self._reading
+        if reading is not None and time.monotonic() - reading.at <= self.reading_ttl_seconds:
+            return reading
+        return None
+
     async def reading(self) -> Reading:
-        """The latest reading, read again once it is older than reading_ttl_seconds."""
+        """The latest reading, read again (by one request at a time) once it is stale; a fresh
+        one is answered without taking the lock."""
+        reading = self._current()
+        if reading is not None:
+            return reading
         async with self._lock:
-            reading = self._reading
-            if reading is None or time.monotonic() - reading.at > self.reading_ttl_seconds:
+            reading = self._current()
+            if reading is None:
                 reading = self._reading = await self._read()
             return reading
 

@@ -23,7 +23,7 @@ from service.queue.models import (
     Outcome,
     QueueStats,
     Status,
-    new_message_id,
+    new_message_ids,
     now_ms,
 )
 from service.queue.scripts import Scripts
@@ -156,31 +156,38 @@ class MessageQueue:
         if not messages:
             return []
         now = at_ms if at_ms is not None else now_ms()
-        new = [self._new(message, now, key_id) for message in messages]
+        ids = new_message_ids(len(messages), now)
+        new = [
+            self._new(message, now, key_id, id_) for message, id_ in zip(messages, ids, strict=True)
+        ]
         args: list[Any] = [
             now,
             self._retention_ms,
             idempotency_ttl_ms or self.settings.api.idempotency_ttl_seconds * 1000,
+            key_id,
+            self._keep_ms,
         ]
         for message, fresh in zip(messages, new, strict=True):
             args += [self._envelope(message, fresh, key_id), fresh.content.encode()]
-        rows = (await self.scripts.enqueue(args))["results"]
+        result = await self.scripts.enqueue(args)
+        # An earlier message's id (duplicates, conflicts) by the 1-based index of the message.
+        earlier: dict[str, str] = result["earlier"] or {}
         return [
             EnqueueResult(
-                row["outcome"],
-                row["id"],
-                self._record(message, fresh, now, key_id)
-                if records and row["outcome"] == "new"
-                else None,
+                outcome,
+                earlier.get(str(index), fresh.id),
+                self._record(message, fresh, now, key_id) if records and outcome == "new" else None,
             )
-            for row, message, fresh in zip(rows, messages, new, strict=True)
+            for index, (outcome, message, fresh) in enumerate(
+                zip(_list(result["outcomes"]), messages, new, strict=True), start=1
+            )
         ]
 
-    def _new(self, message: NewMessage, now: int, key_id: str) -> _New:
+    def _new(self, message: NewMessage, now: int, key_id: str, id_: str) -> _New:
         scheduled = message.send_at_ms is not None and message.send_at_ms > now
         due: int = message.send_at_ms if scheduled else now  # type: ignore[assignment]
         return _New(
-            id=new_message_id(now),
+            id=id_,
             status=Status.SCHEDULED if scheduled else Status.QUEUED,
             due_ms=due,
             expires_at_ms=message.expires_at_ms or due + self._validity_ms,
@@ -214,31 +221,31 @@ class MessageQueue:
         )
 
     def _envelope(self, message: NewMessage, record: _New, key_id: str) -> bytes:
-        idem = ""
+        """What enqueue.lua decides on for one message: only the fields that are set."""
+        envelope: dict[str, Any] = {
+            "id": record.id,
+            "to": message.to,
+            "priority": message.priority,
+            "expires_at": record.expires_at_ms,
+        }
+        if message.send_at_ms is not None:
+            envelope["send_at"] = message.send_at_ms
         if message.idempotency_key is not None:
             digest = hashlib.sha256(message.idempotency_key.encode()).hexdigest()
-            idem = self.keys.idempotency(key_id, digest)
-        return orjson.dumps(
-            {
-                "id": record.id,
-                "to": message.to,
-                "priority": str(message.priority),
-                "send_at": message.send_at_ms,
-                "expires_at": record.expires_at_ms,
-                "idem": idem,
-                "fp": message.fingerprint(),
-                "key_id": key_id,
-                "pin": message.sender or "",
-                "callback_url": record.callback_url or "",
-                "keep": self._keep_ms,
-                "lean": self._lean(record.content),
-            }
-        )
+            envelope["idem"] = self.keys.idempotency(key_id, digest)
+            # Compared with the earlier request of the same idempotency key.
+            envelope["fp"] = message.fingerprint()
+        if message.sender:
+            envelope["pin"] = message.sender
+        if record.callback_url:
+            envelope["callback_url"] = record.callback_url
+        if self.settings.api.drop_text_when_final:
+            envelope["lean"] = self._lean(record.content)
+        return orjson.dumps(envelope)
 
-    def _lean(self, content: Content) -> str:
-        """The payload once final under api.drop_text_when_final ("" when kept whole)."""
-        if not self.settings.api.drop_text_when_final:
-            return ""
+    @staticmethod
+    def _lean(content: Content) -> str:
+        """The payload once final under api.drop_text_when_final: without text and media."""
         return dataclasses.replace(content, text="", media=None).encode().decode()
 
     # -- reads ----------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 
 from service.queue import keys
@@ -94,3 +95,29 @@ async def test_metrics_use_route_templates(client: httpx.AsyncClient) -> None:
     text = (await client.get("/metrics")).text
     assert 'route="/v1/messages/{message_id}"' in text
     assert "SOMEID" not in text
+
+
+def _sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def test_counters_count_every_request_and_message(client: httpx.AsyncClient) -> None:
+    """Series are looked up once and counted once per request: the totals stay exact."""
+    route = "/v1/messages/batch"
+    requests = {"method": "POST", "route": route, "status": "202"}
+    accepted = {"priority": "low", "source": "api", "kind": "text"}
+
+    def totals() -> list[float]:
+        return [
+            _sample("zapq_http_requests_total", **requests),
+            _sample("zapq_http_request_duration_seconds_count", method="POST", route=route),
+            _sample("zapq_messages_accepted_total", **accepted),
+            _sample("zapq_messages_rejected_total", reason="validation"),
+        ]
+
+    before = totals()
+    items = [{**VALID, "priority": "low"}] * 3 + [{**VALID, "to": "nope"}] * 2
+    for _ in range(2):
+        answer = await client.post("/v1/messages/batch", json={"messages": items})
+        assert answer.status_code == 202
+    assert [b - a for a, b in zip(before, totals(), strict=True)] == [2, 2, 6, 4]

@@ -59,6 +59,7 @@ async def test_local_number_uses_default_region(client: httpx.AsyncClient) -> No
         ({"send_at": "2030-01-01T00:00:00"}, "send_at", "timezone"),
         ({"metadata": {"k": "v" * 5000}}, "metadata", "larger than"),
         ({"metadata": {"k": {"nested": 1}}}, "metadata.k", ""),
+        ({"metadata": {"k": 2**64}}, "metadata", "64 bits"),  # was a 500: the payload's JSON
     ],
 )
 async def test_validation_names_the_field(

@@ -15,6 +15,7 @@ from service.queue.models import (
     NewMessage,
     Outcome,
     new_message_id,
+    new_message_ids,
     now_ms,
 )
 from service.queue.store import MessageQueue, Promoted
@@ -165,6 +166,44 @@ async def test_enqueue_is_atomic_per_message(queue: MessageQueue, redis: Redis) 
     assert (await queue.get(result.message_id)).idempotency_key == "a"  # type: ignore[union-attr]
 
 
+@pytest.mark.parametrize("scheduled", [False, True], ids=["queued", "scheduled"])
+async def test_the_record_enqueue_answers_is_the_one_it_wrote(
+    queue: MessageQueue, redis: Redis, scheduled: bool
+) -> None:
+    """One HSET writes a new record whole: what the caller is answered is what a read gives,
+    with its first job (queued) or none yet (scheduled), and the optional fields it sets."""
+    now = now_ms()
+    message = msg(
+        idempotency_key="i",
+        sender="s1",
+        callback_url="https://example.com/cb",
+        send_at_ms=now + 60_000 if scheduled else None,
+    )
+    [result] = await queue.enqueue([message], "k", at_ms=now)
+    assert result.record is not None and result.record == await queue.get(result.message_id)
+    raw = await redis.hgetall(queue.keys.message(result.message_id))
+    status = "scheduled" if scheduled else "queued"
+    assert raw[b"history"] == f'[["{status}",{now}]]'.encode()
+    assert (raw[b"status"], raw[f"{status}_at".encode()]) == (status.encode(), str(now).encode())
+    assert raw[b"pin"] == b"s1" and raw[b"callback_url"] == b"https://example.com/cb"
+    assert raw[b"idem"].startswith(queue.keys.idempotency("k", "").encode())
+    if scheduled:
+        assert b"job" not in raw and b"gen" not in raw
+    else:
+        assert raw[b"gen"] == b"1" and await redis.zscore(queue.keys.queue, raw[b"job"])
+
+
+async def test_a_call_of_thousands_queues_them_all(queue: MessageQueue, redis: Redis) -> None:
+    """The queue entries of one call go in by ZADDs of at most 1,000 (Lua's unpack has a limit);
+    api.max_batch_items may allow 10,000."""
+    priorities = [Priority.LOW if i % 2 else Priority.URGENT for i in range(2500)]
+    results = await queue.enqueue([msg(priority=p) for p in priorities], "k", records=False)
+    assert [result.outcome for result in results] == ["new"] * 2500
+    assert await redis.zcard(queue.keys.queue) == 2500
+    urgent = {r.message_id for r, p in zip(results, priorities, strict=True) if p == "urgent"}
+    assert set(await head(queue, 1250)) == urgent
+
+
 async def test_payload_round_trip(queue: MessageQueue) -> None:
     media = Media(MediaType.DOCUMENT, "https://example.com/b.pdf", "application/pdf", "b.pdf")
     message = NewMessage(
@@ -262,12 +301,31 @@ async def test_scheduling_wakes_the_promoter(queue: MessageQueue, redis: Redis) 
     assert await redis.llen(queue.keys.promote_wake) == 1, "one token is enough"
 
 
+def _value(ulid: str) -> int:
+    value = 0
+    for char in ulid:
+        value = value * 32 + CROCKFORD.index(char)
+    return value
+
+
 def test_message_ids_are_ulids() -> None:
     """Crockford base32 of (ms << 80 | 80 random bits), 26 digits: the ULID spec's reference."""
     ms = 1_796_000_000_123
     ulid = new_message_id(ms)
-    value = 0
-    for char in ulid:
-        value = value * 32 + CROCKFORD.index(char)
-    assert len(ulid) == 26 and value >> 80 == ms
+    assert len(ulid) == 26 and _value(ulid) >> 80 == ms
     assert new_message_id(1000) < new_message_id(2000) < new_message_id(10**13 - 1)
+
+
+def test_a_batch_of_ids_is_ulids_of_one_ms() -> None:
+    """Each id of a batch is the reference encoding of the ms and its own 80 random bits."""
+    for ms in (0, 1, 1_796_000_000_123, 2**48 - 1):
+        ids = new_message_ids(1000, ms)
+        assert len(set(ids)) == 1000
+        for ulid in ids:
+            value = _value(ulid)
+            assert len(ulid) == 26 and value >> 80 == ms
+            digits = "".join(CROCKFORD[(value >> shift) & 31] for shift in range(125, -5, -5))
+            assert digits == ulid
+        # 80 random bits each: every bit position takes both values across a thousand ids.
+        noise = [_value(ulid) & (2**80 - 1) for ulid in ids]
+        assert all(0 < sum(n >> bit & 1 for n in noise) < 1000 for bit in range(80))

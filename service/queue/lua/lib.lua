@@ -9,13 +9,18 @@ local function message_id(job)
   return string.match(string.sub(job, #P.JOB + 1), '^(.*)%.%d+$')
 end
 
-local function history(key, status, now, extra)
-  local raw = redis.call('HGET', key, 'history')
-  local h = raw and cjson.decode(raw) or {}
+-- The hash fields (name, value, ...) that record a move to `status` at `now` after the history
+-- `h` (decoded; {} for a new message): the history with its new entry, the status, its time.
+local function history_fields(h, status, now, extra)
   local entry = {status, now}
   if extra then entry[3] = extra end
   h[#h + 1] = entry
-  redis.call('HSET', key, 'history', cjson.encode(h), 'status', status, status .. '_at', n2s(now))
+  return 'history', cjson.encode(h), 'status', status, status .. '_at', n2s(now)
+end
+
+local function history(key, status, now, extra)
+  local raw = redis.call('HGET', key, 'history')
+  redis.call('HSET', key, history_fields(raw and cjson.decode(raw) or {}, status, now, extra))
 end
 
 -- At most this many wake tokens wait in K.WAKE: each wakes one idle worker, and a worker that
@@ -32,16 +37,40 @@ local function wake_promoter()
   if redis.call('LLEN', K.PROMOTE_WAKE) == 0 then redis.call('RPUSH', K.PROMOTE_WAKE, 1) end
 end
 
+-- The id of message `id`'s job number `gen` (the message's 'gen' field counts its jobs).
+local function job_id(id, gen)
+  return P.JOB .. id .. '.' .. gen
+end
+
+-- ZADD of many members: `pairs` is {score, member, ...}, added a chunk at a time (unpack has a
+-- limit: Lua's C stack).
+local function zadd_many(key, pairs)
+  for first = 1, #pairs, 1000 do
+    redis.call('ZADD', key, unpack(pairs, first, math.min(first + 999, #pairs)))
+  end
+end
+
+-- Job `job` on the arq ready queue: arq's `payload` (arq_job_payload) and the queue entry, added
+-- now or, with `pending`, appended to it (score, member, ...) for one zadd_many of many jobs.
+local function queue_job(job, payload, priority, ready_ms, expires_ms, now, pending)
+  local ttl = math.max(expires_ms - now, 0) + C.JOB_EXTRA_TTL_MS
+  redis.call('SET', P.ARQ_JOB .. job, payload, 'PX', n2s(ttl))
+  local score = n2s(ready_ms + BAND[priority])
+  if pending then
+    pending[#pending + 1] = score
+    pending[#pending + 1] = job
+  else
+    redis.call('ZADD', K.QUEUE, score, job)
+  end
+end
+
 -- Put a message on the arq ready queue as a new job: a fresh job id per enqueue means a late arq
 -- cleanup of the previous job can never delete this one.
 local function push_ready(id, priority, ready_ms, expires_ms, now)
   local key = P.MSG .. id
-  local gen = redis.call('HINCRBY', key, 'gen', 1)
-  local job = P.JOB .. id .. '.' .. gen
+  local job = job_id(id, redis.call('HINCRBY', key, 'gen', 1))
   redis.call('HSET', key, 'job', job, 'ready_at', n2s(ready_ms))
-  local ttl = math.max(expires_ms - now, 0) + C.JOB_EXTRA_TTL_MS
-  redis.call('SET', P.ARQ_JOB .. job, arq_job_payload(id, now), 'PX', n2s(ttl))
-  redis.call('ZADD', K.QUEUE, n2s(ready_ms + BAND[priority]), job)
+  queue_job(job, arq_job_payload(id, now), priority, ready_ms, expires_ms, now)
   return job
 end
 
