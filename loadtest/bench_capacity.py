@@ -7,9 +7,10 @@ Measured on this machine, each part its own processes on 127.0.0.1 (stopped by P
 
 - send: one `zapq worker` with the chart's defaults (max_jobs 10, 50 msg/s per pod) against the
   Evolution simulator answering in 100 ms, through one sender at the same 50 msg/s (one number
-  per pod, the sizing rule's unit); ``--messages`` queued beforehand. Over the steady part (after the first 300 sends): the
-  pod's rate, its CPU per message and resident memory, and Redis's CPU per message (INFO cpu of the
-  redis-server: take, claim, complete, promote and the idle waits, everything the send costs it).
+  per pod, the sizing rule's unit); ``--messages`` queued beforehand. Over the steady part (after
+  the first 300 sends): the pod's rate, its CPU per message and resident memory, and Redis's CPU
+  per message (INFO cpu of the redis-server: take, claim, complete, promote and the idle waits,
+  everything the send costs it).
 - idle: the same worker with an empty queue for 20 s: its CPU (millicores) and memory.
 - enqueue: one `zapq api` taking ``--messages`` through POST /v1/messages (one per request) and
   as many through POST /v1/messages/batch (100 per request): the API's and Redis's CPU per

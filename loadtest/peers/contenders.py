@@ -68,7 +68,7 @@ def _zapq_env(run: Run, rate_per_worker: float, senders: bool) -> dict[str, str]
         "ZAPQ_WORKER__RATE_BURST": str(run.burst),
     }
     if senders:
-        # The sender pool's shared limit; settings ignore it until the pool lands.
+        # The sender pool: one limit every worker shares through Redis.
         sender = {"name": "s1", "instance": EVOLUTION_INSTANCE}
         sender |= {"rate_per_second": run.rate_per_second, "burst": run.burst}
         extra["ZAPQ_SENDERS"] = json.dumps([sender])
@@ -170,14 +170,15 @@ CONTENDERS = {
     for c in (
         Contender(
             "zapq",
-            "max_jobs {concurrency}; today {rate_per_second} msg/s burst {burst} per worker; "
-            "ZAPQ_SENDERS: one shared {rate_per_second} msg/s, burst {burst}",
+            "max_jobs {concurrency}; ZAPQ_SENDERS: one sender shared by all, "
+            "{rate_per_second} msg/s, burst {burst}; "
+            "each worker's own cap {rate_per_second} msg/s, burst {burst}",
             _zapq_enqueue,
             _zapq_worker(shared=True),
         ),
         Contender(
             "zapq-split",
-            "max_jobs {concurrency}; today's per-worker limiter split like Celery's: "
+            "max_jobs {concurrency}; no pool, each worker's own limiter split like Celery's: "
             "{rate_per_second}/{workers} msg/s, burst {burst} each",
             _zapq_enqueue,
             _zapq_worker(shared=False),

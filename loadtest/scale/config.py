@@ -6,7 +6,7 @@ At rate_scale 1 the run is the reference: 20 senders (Evolution instances) x 50 
 A rate_scale f multiplies every rate, the bursts and, unless ``full_counts``, the message counts:
 the backlog per pod over the target, the drain time and the backlog's HPA decisions stay those of
 the reference, and every figure is reported with f next to it. Durations (latency, HPA sync and
-windows, worker start-up) are not scaled. The worker's CPU request stays the chart's (100m)
+windows, worker start-up) are not scaled. The worker's CPU request stays the chart's (250m)
 unless ``cpu_request_millicores`` is set: a worker's CPU is a fixed part (the idle wait,
 gauges, /metrics) plus a part per message, so no single factor keeps the CPU utilization of the
 reference; at f < 1 the CPU metric reads lower than at the reference rates (measured per sync in
