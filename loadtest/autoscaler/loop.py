@@ -97,7 +97,12 @@ class EmulatedAutoscaler:
             self.pods.probe(now)
             if now >= next_sync:
                 self.sync(now)
-                next_sync += self.sync_seconds
+                # The next sync counts from the end of this one, as the controller's work queue
+                # re-adds an HPA resyncPeriod after processing it (horizontal.go,
+                # processNextWorkItem). A fixed-rate tick would land a sync exactly one policy
+                # period after the previous scale event and, by a few ms either way, count it in
+                # that period or not: every other scale-up was refused.
+                next_sync = time.time() + self.sync_seconds
             self._stop.wait(min(PROBE_SECONDS, max(0.0, next_sync - time.time())))
 
     def sync(self, now: float) -> Sync:

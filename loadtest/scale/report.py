@@ -29,7 +29,8 @@ def summary(outcome: Outcome) -> dict[str, Any]:
     config, start = outcome.config, outcome.started_at
     arrivals = sorted(m["received_at"] for m in outcome.received)
     per_sender = Counter(m["instance"] for m in outcome.received)
-    replicas = [s["desired"] for s in outcome.syncs]
+    # The count before the first sync's decision, then each sync's decision.
+    replicas = [s["replicas"] for s in outcome.syncs[:1]] + [s["desired"] for s in outcome.syncs]
     peak = max(replicas, default=0)
     reached_peak = next((s["at"] - start for s in outcome.syncs if s["desired"] == peak), None)
     drain_seconds = arrivals[-1] - start if arrivals else None
