@@ -40,6 +40,7 @@ from redis.exceptions import NoPermissionError, OutOfMemoryError, ReadOnlyError,
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from service.redis_cluster import SlotOwnerPool
+from service.redis_pool import WaitingPool
 
 if TYPE_CHECKING:
     from service.settings import Settings
@@ -176,12 +177,14 @@ def create_redis(
         "max_connections": max_connections,
         "decode_responses": False,
     }
+    # A caller finding every connection in use waits for one (service/redis_pool.py).
+    common["pool_timeout"] = settings.redis_timeout_seconds
     target = parse_redis_url(url)
+    pool: ConnectionPool
     if target.kind == "standalone":
-        client: R = client_class.from_url(url, **common)
-        return client
-    if target.kind == "sentinel":
-        pool: ConnectionPool = _sentinel_pool(target, common)
+        pool = WaitingPool.from_url(url, **common)
+    elif target.kind == "sentinel":
+        pool = _sentinel_pool(target, common)
     else:
         slot = key_slot(settings.redis_key_prefix.encode())
         pool = SlotOwnerPool(target.nodes, slot, **{**common, **target.options})
@@ -218,10 +221,10 @@ def _sentinel_pool(target: RedisTarget, common: dict[str, Any]) -> SentinelConne
     sockets = {key: value for key, value in common.items() if key.startswith("socket_")}
     sentinel_kwargs = {**sockets, **target.sentinel_options, "ssl": ssl}
     sentinels = Sentinel(list(target.nodes), sentinel_kwargs=sentinel_kwargs)  # type: ignore[no-untyped-call]
-    return _SentinelPool(target.master, sentinels, ssl=ssl, **options)  # type: ignore[no-untyped-call]
+    return _SentinelPool(target.master, sentinels, ssl=ssl, **options)
 
 
-class _SentinelPool(SentinelConnectionPool):
+class _SentinelPool(WaitingPool, SentinelConnectionPool):
     """redis-py's pool, which also closes its connections to the sentinels when its client closes
     (redis-py leaves them open)."""
 

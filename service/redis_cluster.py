@@ -14,13 +14,15 @@ import weakref
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.asyncio.connection import Connection, ConnectionPool, SSLConnection
+from redis.asyncio.connection import Connection, SSLConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ReadOnlyError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from service.redis_pool import WaitingPool
 
-class SlotOwnerPool(ConnectionPool):
+
+class SlotOwnerPool(WaitingPool):
     """Connections to the Redis Cluster master that owns ``slot`` (every zapq key's slot), found
     with CLUSTER SLOTS through ``seeds`` and looked up again after MOVED or a lost node."""
 
