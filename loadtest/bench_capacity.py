@@ -52,9 +52,10 @@ _BATCH = 100
 #: memory a part needs more of, and 730 hours a month.
 PRICES = {"vm": "2 vCPU / 8 GiB on demand", "vm_usd_per_hour": 0.1008, "vcpu": 2, "gib": 8}
 HOURS_PER_MONTH = 730
-#: Redis memory per queued or retained message (docs/benchmarks.md, "memory": 90-character text,
-#: hash-max-listpack-value 1024); records stay for their validity plus 7 days of retention.
-REDIS_BYTES_PER_MESSAGE = 1024
+#: Redis memory per queued or retained message (docs/benchmarks.md, "memory": 85-character text,
+#: hash-max-listpack-value 1024, the record and its recipient index); records stay for their
+#: validity plus 7 days of retention.
+REDIS_BYTES_PER_MESSAGE = 1261
 RETENTION_DAYS = 8
 #: The sizing table's rows: worker pods, and the per-sender rates a pool of numbers may send at.
 PODS = (2, 10, 20)
@@ -239,14 +240,19 @@ def _usd(vcpu: float, gib: float) -> int:
 
 
 async def measure(
-    messages: int, idle_seconds: float = 20.0, warmup_sends: int = 300
+    messages: int,
+    idle_seconds: float = 20.0,
+    warmup_sends: int = 300,
+    enqueued: int | None = None,
 ) -> dict[str, Any]:
+    """``enqueued``: messages per enqueue case (default ``messages``). CPU times come from
+    /proc in 10-ms ticks: a batch case needs a few thousand messages to span several."""
     with redis_url() as url, simulator(latency_ms=100) as sim:
         send = await send_cost(url, sim, messages, idle_seconds, warmup_sends)
         flush = Redis.from_url(url)
         await flush.flushdb()
         await flush.aclose()
-        enqueue = await enqueue_cost(url, messages)
+        enqueue = await enqueue_cost(url, enqueued or messages)
     return {"send": send, "enqueue": enqueue}
 
 
