@@ -37,7 +37,15 @@ from typing import Any
 import httpx
 from redis.asyncio import Redis
 
-from loadtest.bench_pipeline import TEXT, _feed, numbers, redis_url, wait_until
+from loadtest.bench_pipeline import (
+    TEXT,
+    _accepted,
+    _accepted_at_least,
+    _feed,
+    numbers,
+    redis_url,
+    wait_until,
+)
 from loadtest.procs import AUTH, cpu_seconds, process, rss_bytes, simulator, zapq_env
 from service.devstack import free_port
 
@@ -71,11 +79,6 @@ async def _redis_cpu(redis: Redis) -> float:
     return float(info["used_cpu_sys"]) + float(info["used_cpu_user"])
 
 
-async def _sent(sim: str) -> int:
-    async with httpx.AsyncClient() as client:
-        return int((await client.get(f"{sim}/_sim/stats")).json()["accepted"])
-
-
 async def send_cost(
     url: str, sim: str, messages: int, idle_seconds: float, warmup_sends: int
 ) -> dict[str, Any]:
@@ -84,24 +87,24 @@ async def send_cost(
     redis = Redis.from_url(url)
     env = zapq_env(url, sim, ZAPQ_SENDERS=_SENDERS)
     with process(["-m", "service", "worker"], env) as worker:
-        await wait_until(lambda: _at_least(sim, warmup_sends), 120, 0.05)
+        await wait_until(lambda: _accepted_at_least(sim, warmup_sends), 120, 0.05)
         await redis.config_resetstat()
         cpu0, redis0, t0, n0 = (
             cpu_seconds(worker.pid),
             await _redis_cpu(redis),
             time.monotonic(),
-            await _sent(sim),
+            _accepted(sim),
         )
-        await wait_until(lambda: _at_least(sim, messages - 50), 600, 0.05)
+        await wait_until(lambda: _accepted_at_least(sim, messages - 50), 600, 0.05)
         cpu1, redis1, t1, n1 = (
             cpu_seconds(worker.pid),
             await _redis_cpu(redis),
             time.monotonic(),
-            await _sent(sim),
+            _accepted(sim),
         )
         rss = rss_bytes(worker.pid)
         commands = await _commands(redis, n1 - n0)
-        await wait_until(lambda: _at_least(sim, messages), 60, 0.05)
+        await wait_until(lambda: _accepted_at_least(sim, messages), 60, 0.05)
         idle = await _idle(worker.pid, idle_seconds)
     await redis.aclose()
     sent = n1 - n0
@@ -128,10 +131,6 @@ async def _commands(redis: Redis, sent: int) -> dict[str, dict[str, float]]:
         for name, row in stats.items()
     }
     return dict(sorted(per.items(), key=lambda item: -item[1]["usec"]))
-
-
-async def _at_least(sim: str, count: int) -> bool:
-    return await _sent(sim) >= count
 
 
 async def _idle(pid: int, seconds: float) -> dict[str, Any]:

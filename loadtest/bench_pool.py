@@ -39,6 +39,7 @@ from redis.asyncio import Redis
 from loadtest.bench_pipeline import (
     TEXT,
     _accepted,
+    _accepted_at_least,
     max_in_window,
     numbers,
     redis_url,
@@ -74,10 +75,6 @@ async def feed(url: str, count: int, start: int = 0) -> list[str]:
         ids += [r.message_id for r in await queue.enqueue(chunk, "bench")]
     await redis.aclose()
     return ids
-
-
-async def _accepted_at_least(sim: str, n: int) -> bool:
-    return _accepted(sim) >= n
 
 
 @contextmanager

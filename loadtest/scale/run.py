@@ -19,7 +19,14 @@ from loadtest.autoscaler.chart import worker_autoscaler
 from loadtest.autoscaler.loop import EmulatedAutoscaler
 from loadtest.autoscaler.pods import WorkerPods
 from loadtest.autoscaler.sampling import ready_backlog, scrape
-from loadtest.bench_pipeline import TEXT, numbers, redis_url, sim_messages, wait_until
+from loadtest.bench_pipeline import (
+    TEXT,
+    _accepted_at_least,
+    numbers,
+    redis_url,
+    sim_messages,
+    wait_until,
+)
 from loadtest.procs import process, simulator, zapq_env
 from loadtest.scale.config import API_KEY, RunConfig, Scenario
 from service.devstack import free_port
@@ -150,8 +157,3 @@ def _sample(
             ready = sum(1 for p in hpa.pods.active if p.ready)
             samples.rows.append((time.time() - started, backlog, hpa.replicas, ready))
             stop.wait(SAMPLE_SECONDS)
-
-
-async def _accepted_at_least(sim: str, count: int) -> bool:
-    async with httpx.AsyncClient() as client:
-        return int((await client.get(f"{sim}/_sim/stats")).json()["accepted"]) >= count
